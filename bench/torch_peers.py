@@ -1,0 +1,196 @@
+"""Idiomatic, fast PyTorch eager peers for the JAX benchmarks.
+
+"Fast" means what a careful PyTorch user would write: in-memory tensors
+sliced per batch (no DataLoader), zero_grad(set_to_none), the fastest of
+the built-in optimizer implementations (see `optimizer`), and
+torch.autocast(bfloat16) where the CPU has bf16 units.  Thread count is set
+to XLA's so both frameworks use the same cores.  torch is imported lazily:
+it is a bench-only extra.
+
+Every `make_*` returns a callable that runs a few steps and returns how many
+samples it processed, for `bench.timing.interleave`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+
+from bench import machine
+
+SWEEP_RATES = tuple(round(0.1 * i, 1) for i in range(10))
+
+
+def _torch(threads: int | None = None):
+  import torch
+  torch.set_num_threads(threads or machine.thread_count())
+  return torch
+
+
+def _amp(torch, bf16: bool):
+  return (torch.autocast('cpu', dtype=torch.bfloat16) if bf16
+          else contextlib.nullcontext())
+
+
+def dropout_cnn(rate: float = 0.5):
+  """The sweep CNN: 16c3-pool-32c3-pool-drop-128-drop-10 (NCHW)."""
+  torch = _torch()
+  nn = torch.nn
+  return nn.Sequential(
+      nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+      nn.Dropout(rate), nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(),
+      nn.Dropout(rate), nn.Linear(128, 10))
+
+
+def lenet():
+  """Caffe LeNet: 20c5-pool-50c5-pool-500-10, VALID convs."""
+  torch = _torch()
+  nn = torch.nn
+  return nn.Sequential(
+      nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5),
+      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(50 * 4 * 4, 500), nn.ReLU(),
+      nn.Linear(500, 10))
+
+
+def mlp():
+  """784-100-10 ReLU MLP."""
+  torch = _torch()
+  nn = torch.nn
+  return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(),
+                       nn.Linear(100, 10))
+
+
+def optimizer(params, kind: str = 'adam', impl: str = 'fused'):
+  """Adam(lr 1e-3) or SGD(lr 0.01, momentum 0.9).
+
+  impl: 'fused' (one C++ kernel per step, CPU-supported since torch 2.4),
+  'foreach' (multi-tensor) or 'loop' (per-parameter, torch's CPU default).
+  """
+  torch = _torch()
+  kw = {'fused': {'fused': True}, 'foreach': {'foreach': True},
+        'loop': {'foreach': False}}[impl]
+  if kind == 'adam':
+    return torch.optim.Adam(params, lr=1e-3, **kw)
+  return torch.optim.SGD(params, lr=0.01, momentum=0.9, **kw)
+
+
+def tensors(x: np.ndarray, y: np.ndarray, channels_last: bool = False):
+  """NHWC numpy -> NCHW torch tensors (contiguous, or channels_last)."""
+  torch = _torch()
+  xt = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+  if channels_last:
+    xt = xt.contiguous(memory_format=torch.channels_last)
+  return xt, torch.from_numpy(y.astype(np.int64))
+
+
+def make_trainer(model, opt, xt, yt, batch: int, bf16: bool = False):
+  """A callable running `steps` train steps over consecutive batches.
+
+  Batches cycle through the data in order (data pre-shuffled by caller).
+  """
+  torch = _torch()
+  f = torch.nn.functional
+  n_batches = len(xt) // batch
+  state = {'i': 0}
+  model.train()
+
+  def run(steps: int = 1) -> int:
+    for _ in range(steps):
+      i = state['i']
+      state['i'] = (i + 1) % n_batches
+      xb, yb = xt[i * batch:(i + 1) * batch], yt[i * batch:(i + 1) * batch]
+      with _amp(torch, bf16):
+        loss = f.cross_entropy(model(xb), yb)
+      opt.zero_grad(set_to_none=True)
+      loss.backward()
+      opt.step()
+    return steps * batch
+
+  return run
+
+
+def make_step(net: str, x, y, batch: int | None = None, bf16: bool = False,
+              opt_impl: str = 'fused', channels_last: bool = False,
+              rate: float = 0.5, steps_per_call: int = 10, seed: int = 0):
+  """Callable for `timing.interleave`: `steps_per_call` steps of `net`.
+
+  net: 'cnn' (dropout CNN, Adam, batch 128), 'lenet' (SGD momentum, 64),
+  'mlp' (Adam, 32).
+  """
+  torch = _torch()
+  torch.manual_seed(seed)
+  model = {'cnn': lambda: dropout_cnn(rate), 'lenet': lenet, 'mlp': mlp}[net]()
+  batch = batch or {'cnn': 128, 'lenet': 64, 'mlp': 32}[net]
+  if channels_last:
+    model = model.to(memory_format=torch.channels_last)
+  opt = optimizer(model.parameters(), 'sgd' if net == 'lenet' else 'adam', opt_impl)
+  xt, yt = tensors(x, y, channels_last)
+  run = make_trainer(model, opt, xt, yt, batch, bf16)
+  return lambda: run(steps_per_call)
+
+
+def evaluate(model, xt, yt, bf16: bool = False, batch: int = 1000) -> float:
+  """Test accuracy with dropout off."""
+  torch = _torch()
+  model.eval()
+  correct = 0
+  with torch.inference_mode(), _amp(torch, bf16):
+    for i in range(0, len(xt), batch):
+      correct += (model(xt[i:i + batch]).argmax(1) == yt[i:i + batch]).sum().item()
+  model.train()
+  return correct / len(xt)
+
+
+def epoch(net: str, x, y, batch: int | None = None, bf16: bool = False,
+          opt_impl: str = 'fused', rate: float = 0.5, seed: int = 0) -> dict:
+  """One full epoch (setup excluded): {'seconds', 'samples_per_s'}."""
+  batch = batch or {'cnn': 128, 'lenet': 64, 'mlp': 32}[net]
+  steps = len(x) // batch
+  run = make_step(net, x, y, batch, bf16, opt_impl, rate=rate,
+                  steps_per_call=steps, seed=seed)
+  t0 = time.perf_counter()
+  n = run()
+  dt = time.perf_counter() - t0
+  return {'seconds': dt, 'samples_per_s': n / dt}
+
+
+def dropout_sweep(x_tr, y_tr, x_te, y_te, rates=SWEEP_RATES, batch: int = 128,
+                  bf16: bool = False, opt_impl: str = 'fused',
+                  seed: int = 0) -> dict:
+  """The dropout sweep as a PyTorch user would run it: one process, data
+  loaded once, for each rate a fresh model trained 1 epoch and evaluated
+  on the test set.  Returns total seconds, per-rate accuracy and the
+  per-model training throughput."""
+  torch = _torch()
+  xt, yt = tensors(x_tr, y_tr)
+  xe, ye = tensors(x_te, y_te)
+  steps = len(xt) // batch
+  acc, t0 = {}, time.perf_counter()
+  for r in rates:
+    torch.manual_seed(seed)
+    model = dropout_cnn(r)
+    opt = optimizer(model.parameters(), 'adam', opt_impl)
+    make_trainer(model, opt, xt, yt, batch, bf16)(steps)
+    acc[r] = evaluate(model, xe, ye, bf16)
+  dt = time.perf_counter() - t0
+  return {'seconds': dt, 'accuracy': acc,
+          'samples_per_s_per_model': len(rates) * steps * batch / dt}
+
+
+if __name__ == '__main__':
+  import json
+  from bench import mnist, timing
+  x, y, xe, ye = mnist.load()
+  print(machine.summary())
+  fns = {}
+  for net in ('mlp', 'cnn', 'lenet'):
+    for impl in ('fused', 'foreach', 'loop'):
+      fns[f'{net}/{impl}'] = make_step(net, x, y, opt_impl=impl)
+    fns[f'{net}/fused/channels_last'] = make_step(net, x, y, channels_last=True)
+    if machine.has_native_bf16() and net != 'mlp':
+      fns[f'{net}/fused/bf16'] = make_step(net, x, y, bf16=True)
+  res = timing.interleave(fns, rounds=3, min_time=0.5)
+  print(json.dumps({k: round(v['median']) for k, v in res.items()}, indent=1))

@@ -1,0 +1,150 @@
+"""The public entry point: `load(name)` gives in-memory train/val/test splits.
+
+The image datasets here fit in memory many times over, so splits are plain
+NumPy arrays that experiments batch and shuffle themselves.
+"""
+
+import dataclasses
+
+from absl import logging
+import numpy as np
+
+from data import digits
+from data import sources
+from data.errors import DataError
+from data.errors import DataNotFoundError
+
+NAMES = (*sources.NAMES, 'digits')
+MAX_VALIDATION_FRACTION = 0.2
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Dataset:
+  """Images float32 in [0, 1], shaped (N, 28, 28, 1); labels int32.
+
+  `standin` is True when the digits stand-in replaced the requested dataset
+  (`name` stays the requested one), so every report can say so.
+  """
+  train_x: np.ndarray
+  train_y: np.ndarray
+  val_x: np.ndarray
+  val_y: np.ndarray
+  test_x: np.ndarray
+  test_y: np.ndarray
+  num_classes: int
+  name: str
+  source: str
+  standin: bool
+
+  def describe(self) -> str:
+    """One line for logs and reports."""
+    return (f'{self.name}: {len(self.train_x)} train / {len(self.val_x)} val / '
+            f'{len(self.test_x)} test images of 28x28x1, {self.num_classes} '
+            f'classes, from {self.source}')
+
+
+def _stratified_subset(labels, size, rng):
+  """Sorted indices of `size` items, each class in proportion, picked by `rng`.
+
+  Items are ranked within their class in a random order, and each class's
+  ranks spread evenly over [0, 1], so any prefix of the merged order holds the
+  classes in proportion.
+  """
+  order = rng.permutation(len(labels))
+  shuffled = labels[order]
+  counts = np.bincount(shuffled)
+  by_class = np.argsort(shuffled, kind='stable')
+  rank = np.empty(len(labels), np.int64)
+  rank[by_class] = np.arange(len(labels)) - np.repeat(
+      np.cumsum(counts) - counts, counts)
+  spread = (rank + 0.5) / counts[shuffled]
+  return np.sort(order[np.argsort(spread, kind='stable')[:size]])
+
+
+def _as_float_images(images):
+  x = images.astype(np.float32)
+  x /= 255.0
+  return x[..., None]
+
+
+def _check_sizes(validation_size, train_subset, test_subset):
+  for arg, value, least in (('validation_size', validation_size, 0),
+                            ('train_subset', train_subset, 1),
+                            ('test_subset', test_subset, 1)):
+    if value is not None and (not isinstance(value, (int, np.integer)) or
+                              value < least):
+      raise DataError(f'{arg}={value!r} is not a valid size; it must be an '
+                      f'integer of at least {least}.')
+
+
+def _standin_for(name, reason):
+  logging.warning(
+      '#' * 72 + '\nUSING STAND-IN DATA: %s was not found, so this run uses '
+      "scikit-learn's 8x8 digits upscaled to 28x28 instead. Its results say "
+      'nothing about %s. Why: %s\n' + '#' * 72, name, name, reason)
+  return digits.load_digits_28x28()
+
+
+def load(name: str, *, data_dir: str | None = None,
+         validation_size: int = 5000, train_subset: int | None = None,
+         test_subset: int | None = None, seed: int = 0, download: bool = True,
+         allow_standin: bool = False) -> Dataset:
+  """Loads 'mnist', 'fashion_mnist' or 'digits' with a held-out validation set.
+
+  The validation set is the first `validation_size` images of the training
+  set permuted by `np.random.default_rng(seed)`; training keeps the rest, so
+  the split depends on `seed` alone. `validation_size` is capped at a fifth of
+  the training set (with a warning), which only the small digits set reaches.
+  `train_subset` and `test_subset` take seeded class-stratified subsets for
+  quick runs. Where the data is looked for is described in `data.sources`;
+  with `allow_standin`, a dataset found nowhere is replaced by the digits,
+  loudly. Raises DataError for any problem, with the fix in its message.
+  """
+  if name not in NAMES:
+    raise DataError(f'Unknown dataset {name!r}; known datasets are '
+                    f'{", ".join(NAMES)}.')
+  _check_sizes(validation_size, train_subset, test_subset)
+  standin = False
+  if name == 'digits':
+    found = digits.load_digits_28x28()
+  else:
+    try:
+      found = sources.find(name, data_dir=data_dir, download=download)
+    except DataNotFoundError as e:
+      if not allow_standin:
+        raise
+      found, standin = _standin_for(name, e), True
+
+  num_train = len(found.train_labels)
+  max_validation = int(num_train * MAX_VALIDATION_FRACTION)
+  if validation_size > max_validation:
+    logging.warning('validation_size=%d is over a fifth of the %d training '
+                    'images of %s; using %d.', validation_size, num_train,
+                    found.source, max_validation)
+    validation_size = max_validation
+  permutation = np.random.default_rng(seed).permutation(num_train)
+  val_idx = permutation[:validation_size]
+  train_idx = permutation[validation_size:]
+  if train_subset is not None and train_subset < len(train_idx):
+    train_idx = train_idx[_stratified_subset(
+        found.train_labels[train_idx], train_subset,
+        np.random.default_rng([seed, 1]))]
+  test_idx = np.arange(len(found.test_labels))
+  if test_subset is not None and test_subset < len(test_idx):
+    test_idx = _stratified_subset(found.test_labels, test_subset,
+                                  np.random.default_rng([seed, 2]))
+
+  def split(images, labels, idx):
+    return _as_float_images(images[idx]), labels[idx].astype(np.int32)
+
+  source = found.source
+  if standin:
+    source = f'STAND-IN for {name}: {source}'
+  return Dataset(
+      *split(found.train_images, found.train_labels, train_idx),
+      *split(found.train_images, found.train_labels, val_idx),
+      *split(found.test_images, found.test_labels, test_idx),
+      num_classes=sources.NUM_CLASSES,
+      name=name,
+      source=source,
+      standin=standin)

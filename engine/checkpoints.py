@@ -1,0 +1,23 @@
+"""Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position."""
+import orbax.checkpoint as ocp
+
+
+def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(
+      directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+
+
+def save(mngr: ocp.CheckpointManager, step: int, tree) -> None:
+  """Saves `tree` at `step` and waits, so a kill right after never leaves only a partial save."""
+  if step in mngr.all_steps():
+    return
+  mngr.save(step, args=ocp.args.StandardSave(tree))
+  mngr.wait_until_finished()
+
+
+def restore_latest(mngr: ocp.CheckpointManager, target):
+  """Returns `(step, tree)` of the newest checkpoint shaped like `target`, or `(None, target)`."""
+  step = mngr.latest_step()
+  if step is None:
+    return None, target
+  return step, mngr.restore(step, args=ocp.args.StandardRestore(target))

@@ -1,0 +1,238 @@
+"""The epoch loop for one group: points x seeds trained together under vmap.
+
+Every random number is derived from (seed, epoch, step), never from the position of a model in
+the group or from how often the process restarted, so a group trained alone or together, in one
+go or resumed from a checkpoint, sees the same data order, dropout masks and initial weights.
+"""
+import functools
+import os
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+
+import nets
+from engine import checkpoints, optimizers, sweep
+from engine import state as state_lib
+from engine import steps as steps_lib
+
+EVAL_SPLITS = ('train', 'val', 'test')
+_INIT, _SHUFFLE, _DROPOUT = 0, 1, 2
+
+
+def build_model(model_config):
+  fields = {k: v for k, v in model_config.items() if k not in ('name', 'dropout_rate')}
+  return nets.build(model_config.name, **fields)
+
+
+def put_on_device(dataset, eval_train_size: int, eval_batch_size: int):
+  """Train arrays as they are; eval splits padded into equal batches with a mask.
+
+  The train split is evaluated on its first `eval_train_size` images (0 = all), enough to
+  measure under- vs over-fitting without re-reading every image each epoch.
+  """
+  def batched(x, y):
+    n = len(y)
+    nb = -(-n // eval_batch_size)
+    pad = nb * eval_batch_size - n
+    x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
+    y = np.concatenate([y, np.zeros((pad,), y.dtype)])
+    mask = np.arange(nb * eval_batch_size) < n
+    shape = (nb, eval_batch_size)
+    return tuple(jax.device_put(a.reshape(shape + a.shape[1:])) for a in (x, y, mask))
+
+  k = eval_train_size or len(dataset.train_y)
+  return {
+      'train': (jax.device_put(dataset.train_x), jax.device_put(dataset.train_y)),
+      'eval': {
+          'train': batched(dataset.train_x[:k], dataset.train_y[:k]),
+          'val': batched(dataset.val_x, dataset.val_y),
+          'test': batched(dataset.test_x, dataset.test_y),
+      },
+  }
+
+
+def _model_hparams(group, seeds):
+  """Per model (point-major, seed-minor): seed, dropout rate and optimizer numbers."""
+  opt_keys = optimizers.numeric_keys(group.config.optimizer)
+  rows = []
+  for p in group.points:
+    cfg = sweep.apply_point(group.config, p)
+    for s in seeds:
+      rows.append((s, cfg.model.dropout_rate, {k: cfg.optimizer[k] for k in opt_keys}))
+  seeds_arr = np.array([r[0] for r in rows], np.uint32)
+  rates = np.array([r[1] for r in rows], np.float32)
+  opt = {k: np.array([r[2][k] for r in rows], np.float32) for k in opt_keys}
+  return seeds_arr, rates, opt
+
+
+def _metric_names():
+  names = ['train_loss', 'train_running_accuracy']
+  for split in EVAL_SPLITS:
+    names += [f'{split}_loss', f'{split}_accuracy']
+  return names
+
+
+def programs(model, tx, batch_size):
+  """The jitted programs of one group: `(group_step, group_eval, permutations)`."""
+  train_step = steps_lib.make_train_step(model, tx)
+  eval_step = steps_lib.make_eval_step(model)
+
+  def one_step(state, idx, key, images, labels):
+    rng = jax.random.fold_in(jax.random.fold_in(key, _DROPOUT), state.step)
+    return train_step(state, (images[idx], labels[idx]), rng)
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1))
+  def group_step(states, sums, perms, i, keys, images, labels):
+    idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
+    states, metrics = jax.vmap(one_step, in_axes=(0, 0, 0, None, None))(
+        states, idx, keys, images, labels)
+    return states, jax.tree.map(jnp.add, sums, metrics)
+
+  @jax.jit
+  def group_eval(states, sums, images, labels, mask):
+    metrics = jax.vmap(eval_step, in_axes=(0, None))(states, (images, labels, mask))
+    return jax.tree.map(jnp.add, sums, metrics)
+
+  @functools.partial(jax.jit, static_argnums=(2,))
+  def permutations(keys, epoch, n):
+    def perm(key):
+      key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE), epoch)
+      return jax.random.permutation(key, n).astype(jnp.int32)
+    return jax.vmap(perm)(keys)
+
+  return group_step, group_eval, permutations
+
+
+def _zero_sums(m):
+  return {k: jnp.zeros((m,), jnp.float32) for k in ('loss_sum', 'correct', 'count')}
+
+
+def train_group(group, config, device_data, group_dir, *, progress=True, log=print,
+                on_epoch=None):
+  """Trains every (point, seed) of `group`; returns one record per model.
+
+  Checkpoints go to `group_dir/checkpoints` at each epoch end and every
+  `config.checkpoint_every_secs` inside an epoch; an existing checkpoint is resumed.
+  `on_epoch(epoch, row)` receives each epoch's metrics (arrays over the group's models).
+  """
+  seeds = [config.seed + i for i in range(config.seeds)]
+  seed_arr, rates, opt_hp = _model_hparams(group, seeds)
+  m = len(seed_arr)
+  model = build_model(group.config.model)
+  opt_config = group.config.optimizer
+  tx = optimizers.make(opt_config)
+  batch_size = config.train.batch_size
+  images, labels = device_data['train']
+  n = int(labels.shape[0])
+  steps_per_epoch = n // batch_size
+  epochs = config.train.epochs
+  group_step, group_eval, permutations = programs(model, tx, batch_size)
+
+  keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
+
+  @jax.jit
+  def init(keys, rates, opt_hp):
+    def one(key, rate, hp):
+      tx_m = optimizers.make(opt_config, **hp)
+      key = jax.random.fold_in(key, _INIT)
+      return state_lib.create(model, tx_m, key, images[:1], rate)
+    return jax.vmap(one)(keys, rates, opt_hp)
+
+  names = _metric_names()
+  carry = {
+      'states': init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()}),
+      'sums': _zero_sums(m),
+      'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
+      'position': np.zeros((2,), np.int64),
+  }
+  mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
+  restored_step, carry = checkpoints.restore_latest(mngr, carry)
+  carry['history'] = {k: np.asarray(v) for k, v in carry['history'].items()}
+  epoch, start = (int(x) for x in carry['position'])
+  if restored_step is not None:
+    log(f'{group.name}: resuming from checkpoint at epoch {epoch}, step {start}.')
+
+  states, sums = carry['states'], carry['sums']
+  bar = tqdm.tqdm(total=epochs * steps_per_epoch, initial=epoch * steps_per_epoch + start,
+                  desc=f'{group.name} ({m} models)', disable=not progress, unit='step',
+                  dynamic_ncols=True, leave=False)
+  last_save = time.monotonic()
+  t0 = time.monotonic()
+
+  def snapshot(ep, st):
+    return {'states': states, 'sums': sums, 'history': carry['history'],
+            'position': np.array([ep, st], np.int64)}
+
+  try:
+    while epoch < epochs:
+      perms = permutations(keys, epoch, n)
+      for i in range(start, steps_per_epoch):
+        states, sums = group_step(states, sums, perms, i, keys, images, labels)
+        if (i + 1) % 10 == 0 or i + 1 == steps_per_epoch:
+          jax.block_until_ready(sums['count'])
+          bar.update(i + 1 - bar.n + epoch * steps_per_epoch)
+          if time.monotonic() - last_save > config.checkpoint_every_secs and i + 1 < steps_per_epoch:
+            checkpoints.save(mngr, epoch * steps_per_epoch + i + 1, snapshot(epoch, i + 1))
+            last_save = time.monotonic()
+      row = _epoch_metrics(group_eval, states, sums, device_data['eval'], m)
+      for k, v in row.items():
+        carry['history'][k][epoch] = v
+      epoch, start = epoch + 1, 0
+      sums = _zero_sums(m)
+      checkpoints.save(mngr, epoch * steps_per_epoch, snapshot(epoch, 0))
+      last_save = time.monotonic()
+      log(f'{group.name}: epoch {epoch}/{epochs} ' + _summary(row))
+      if on_epoch:
+        on_epoch(epoch, row)
+  except KeyboardInterrupt:
+    done = int(bar.n) - epoch * steps_per_epoch
+    if 0 < done < steps_per_epoch:
+      checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
+    raise
+  finally:
+    bar.close()
+    mngr.close()
+  return _records(group, seeds, carry['history'], time.monotonic() - t0)
+
+
+def _epoch_metrics(group_eval, states, sums, eval_data, m):
+  sums = jax.device_get(sums)
+  row = {'train_loss': sums['loss_sum'] / sums['count'],
+         'train_running_accuracy': sums['correct'] / sums['count']}
+  for split in EVAL_SPLITS:
+    xs, ys, masks = eval_data[split]
+    acc = _zero_sums(m)
+    for b in range(xs.shape[0]):
+      acc = group_eval(states, acc, xs[b], ys[b], masks[b])
+    acc = jax.device_get(acc)
+    row[f'{split}_loss'] = acc['loss_sum'] / acc['count']
+    row[f'{split}_accuracy'] = acc['correct'] / acc['count']
+  return row
+
+
+def _summary(row):
+  return ' '.join(f'{k}={np.nanmean(v):.4f}' for k, v in row.items() if k.endswith('accuracy'))
+
+
+def _records(group, seeds, history, seconds):
+  records = []
+  j = 0
+  for p in group.points:
+    for s in seeds:
+      hist = {k: [None if not np.isfinite(x) else float(x) for x in v[:, j]]
+              for k, v in history.items()}
+      losses = history['train_loss'][:, j]
+      bad = np.flatnonzero(~np.isfinite(losses))
+      records.append({
+          'point': p, 'label': sweep.label(p), 'seed': s, 'group': group.name,
+          'diverged': bool(bad.size), 'diverged_epoch': int(bad[0]) + 1 if bad.size else None,
+          'history': hist,
+          'final': {k: v[-1] for k, v in hist.items()},
+      })
+      j += 1
+  for r in records:
+    r['group_seconds'] = seconds
+  return records

@@ -1,0 +1,187 @@
+"""Runs one experiment into a work dir: data once, each group (skipping finished ones), verdict, report."""
+import hashlib
+import json
+import os
+import shlex
+import sys
+import time
+
+import jax
+from absl import logging
+
+import data
+from engine import files, loop, optimizers, report, sweep, tensorboard
+from engine.errors import UserError
+
+
+def config_hash(config) -> str:
+  return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:8]
+
+
+def default_workdir(name: str, config, default_config, quick: bool) -> str:
+  """`runs/NAME` for the default config, `runs/NAME-quick` for the quick one, else `runs/NAME-HASH`.
+
+  So the plain command always finds its own earlier run, and a changed config never lands in it.
+  """
+  root = os.environ.get('JAX_FINDINGS_RUNS', 'runs')
+  if config.to_json(sort_keys=True) == default_config.to_json(sort_keys=True):
+    return os.path.join(root, name + ('-quick' if quick else ''))
+  return os.path.join(root, f'{name}-{config_hash(config)}')
+
+
+def prepare_workdir(workdir: str, name: str, config) -> None:
+  """Creates the work dir, or checks that it holds a run of this very experiment and config."""
+  path = os.path.join(workdir, 'config.json')
+  wanted = {'experiment': name, 'config': json.loads(config.to_json(sort_keys=True))}
+  if os.path.exists(path):
+    try:
+      found = files.read_json(path)
+    except (OSError, ValueError) as e:
+      raise UserError(f'The work dir {workdir} has an unreadable config.json ({e}). Delete the work '
+                      'dir to start fresh, or pass another --workdir.') from None
+    if found != wanted:
+      diff = _diff(found.get('config', {}), wanted['config'])
+      raise UserError(
+          f'The work dir {workdir} holds a run of a different config '
+          f'(experiment {found.get("experiment")!r}; differences: {diff or "none in config"}). '
+          'Resuming it would mix two experiments. Pass another --workdir, or delete '
+          f'{workdir} (rm -rf {shlex.quote(workdir)}) to start fresh.')
+    return
+  os.makedirs(workdir, exist_ok=True)
+  files.write_json(path, wanted)
+
+
+def _diff(a, b, prefix=''):
+  out = []
+  for k in sorted(set(a) | set(b)):
+    va, vb = a.get(k), b.get(k)
+    if isinstance(va, dict) and isinstance(vb, dict):
+      d = _diff(va, vb, f'{prefix}{k}.')
+      out += [d] if d else []
+    elif va != vb:
+      out.append(f'{prefix}{k}: {va!r} there, {vb!r} now')
+  return '; '.join(out)
+
+
+def validate(config) -> None:
+  """Checks what can be checked before any data is read; raises UserError."""
+  for key in ('seeds', 'train.epochs', 'train.batch_size', 'train.eval_batch_size'):
+    value = config[key] if '.' not in key else config.train[key.split('.')[1]]
+    if value < 1:
+      raise UserError(f'--config.{key} must be at least 1; got {value}.')
+  rates = [config.model.dropout_rate]
+  points = sweep.points(config)
+  rates += [p['model.dropout_rate'] for p in points if 'model.dropout_rate' in p]
+  for rate in rates:
+    if not 0.0 <= rate < 1.0:
+      raise UserError(f'Dropout rate {rate} is outside [0, 1): a rate is the probability of '
+                      'dropping a unit, and 1.0 would drop every unit. Pass rates such as '
+                      '--config.sweep.model.dropout_rate="(0.0,0.5,0.9)".')
+
+
+def _check_models(groups, dataset, batch_size):
+  """Builds each group's model abstractly (nothing allocated) so a bad name fails before training."""
+  n = len(dataset.train_y)
+  if batch_size > n:
+    raise UserError(f'--config.train.batch_size={batch_size} is larger than the training set '
+                    f'({n} images); lower it or enlarge --config.dataset.train_subset.')
+  for group in groups:
+    try:
+      model = loop.build_model(group.config.model)
+      jax.eval_shape(lambda x: model.init({'params': jax.random.PRNGKey(0)}, x, train=False),
+                     dataset.train_x[:1])
+      optimizers.make(group.config.optimizer)
+    except (ValueError, TypeError) as e:
+      raise UserError(f'The model or optimizer of {group.name} ({sweep.label(group.points[0])}) '
+                      f'cannot be built: {e} Fix the model.* / optimizer.* config keys.') from None
+
+
+def _status(workdir, **fields):
+  files.write_json(os.path.join(workdir, 'status.json'), dict(fields, updated=time.time()))
+
+
+def load_dataset(config):
+  ds = config.dataset
+  return data.load(ds.name, data_dir=ds.data_dir or None, validation_size=ds.validation_size,
+                   train_subset=ds.train_subset or None, test_subset=ds.test_subset or None,
+                   seed=ds.split_seed, download=ds.download, allow_standin=ds.allow_standin)
+
+
+def run(experiment, config, workdir: str, *, progress: bool = True, command: str | None = None):
+  """Trains what is not finished yet, then writes results.json, report.md, plots; returns results."""
+  name = experiment.NAME
+  groups = sweep.groups(config, config.sweep_max_models)
+  dataset = load_dataset(config)
+  logging.info('Data: %s', dataset.describe())
+  _check_models(groups, dataset, config.train.batch_size)
+  prepare_workdir(workdir, name, config)
+  started = time.time()
+  _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
+  device_data = None
+  records, train_seconds = [], 0.0
+  for i, group in enumerate(groups):
+    gdir = os.path.join(workdir, 'groups', group.name)
+    done = os.path.join(gdir, 'result.json')
+    if os.path.exists(done):
+      result = files.read_json(done)
+      print(f'{group.name}: finished earlier; not trained again.')
+    else:
+      if device_data is None:
+        device_data = loop.put_on_device(dataset, config.train.eval_train_size,
+                                         config.train.eval_batch_size)
+      with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group, config) as on_epoch:
+        group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
+                                         on_epoch=on_epoch)
+      result = {'records': group_records, 'points': [sweep.label(p) for p in group.points]}
+      files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
+      files.write_json(done, result)
+    records += result['records']
+    train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
+    _status(workdir, state='running', groups_done=i + 1, groups_total=len(groups), started=started)
+
+  results = {
+      'experiment': name,
+      'config': json.loads(config.to_json(sort_keys=True)),
+      'seeds': config.seeds,
+      'dataset': {'name': dataset.name, 'source': dataset.source, 'standin': dataset.standin,
+                  'describe': dataset.describe()},
+      'records': records,
+      'train_seconds': train_seconds,
+  }
+  verdict = experiment.verdict(results)
+  results['verdict'] = verdict.to_json()
+  plots = experiment.plot(results, workdir) if hasattr(experiment, 'plot') else []
+  files.write_json(os.path.join(workdir, 'results.json'), results)
+  files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(records))
+  command = command or ' '.join(shlex.quote(a) for a in sys.argv)
+  report.write(workdir, name=name, doc=experiment.__doc__ or '', verdict=verdict, results=results,
+               plots=plots, command=command)
+  _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
+          started=started, finished=time.time(), outcome=verdict.outcome)
+  _print_summary(name, verdict, workdir, dataset)
+  return results
+
+
+def _metric_rows(records):
+  rows = []
+  for r in records:
+    epochs = len(next(iter(r['history'].values()), []))
+    for e in range(epochs):
+      rows.append({'point': r['point'], 'seed': r['seed'], 'epoch': e + 1,
+                   **{k: v[e] for k, v in r['history'].items()}})
+  return rows
+
+
+def _print_summary(name, verdict, workdir, dataset):
+  print()
+  if dataset.standin:
+    print('!' * 78)
+    print('WARNING: real data not found; trained on the embedded stand-in: ' + dataset.source)
+    print('!' * 78)
+  print(report.text_table(verdict.table))
+  print()
+  print(report.text_table(report.checks_rows(verdict)))
+  print()
+  for reason in verdict.reasons:
+    print(f'INCONCLUSIVE because {reason}')
+  print(f'{name}: {verdict.outcome}. Report: {os.path.join(workdir, "report.md")}')

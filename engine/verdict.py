@@ -1,0 +1,66 @@
+"""A finding's verdict as data: checks with claim, threshold and measured value, and the outcome.
+
+Outcome rule, the same for every finding: INCONCLUSIVE when the run cannot support a verdict
+(fewer seeds than the finding needs, a stand-in dataset, a diverged point, a check that could not
+be computed); otherwise REPRODUCED when every check passes and NOT REPRODUCED when any fails.
+"""
+import dataclasses
+
+import numpy as np
+import scipy.stats
+
+REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = 'REPRODUCED', 'NOT REPRODUCED', 'INCONCLUSIVE'
+
+
+@dataclasses.dataclass
+class Check:
+  claim: str
+  threshold: str
+  measured: str
+  passed: bool | None  # None: could not be computed
+  value: float | None = None
+
+
+@dataclasses.dataclass
+class Verdict:
+  outcome: str
+  checks: list
+  table: list  # rows of {column: value} for the report
+  reasons: list  # why the outcome is INCONCLUSIVE, if it is
+
+  def to_json(self):
+    return dataclasses.asdict(self)
+
+
+def decide(checks, *, seeds: int, min_seeds: int, standin: bool, diverged: int) -> tuple[str, list]:
+  reasons = []
+  if seeds < min_seeds:
+    reasons.append(f'{seeds} seed(s) measured; the finding needs at least {min_seeds}.')
+  if standin:
+    reasons.append('trained on the embedded stand-in dataset, not the real one.')
+  if diverged:
+    reasons.append(f'{diverged} model(s) diverged (loss became NaN).')
+  if any(c.passed is None for c in checks):
+    reasons.append('a check could not be computed.')
+  if reasons:
+    return INCONCLUSIVE, reasons
+  return (REPRODUCED if all(c.passed for c in checks) else NOT_REPRODUCED), []
+
+
+def by_point(records, key: str, metric: str) -> dict:
+  """`{value of key: array of the metric's final value per seed}`, diverged models excluded."""
+  out: dict = {}
+  for r in records:
+    if r['diverged']:
+      continue
+    out.setdefault(r['point'][key], []).append(r['final'][metric])
+  return {k: np.asarray(v, np.float64) for k, v in sorted(out.items())}
+
+
+def spread(values) -> float:
+  """The spread between seeds: max - min (0 for a single seed)."""
+  return float(np.max(values) - np.min(values)) if len(values) else float('nan')
+
+
+def spearman(x, y) -> float:
+  return float(scipy.stats.spearmanr(x, y).statistic)

@@ -1,0 +1,17 @@
+"""Pure linen modules, built by name from a config.
+
+Every module is called as `module.apply(variables, x, train=..., dropout_rate=...)`, so the
+engine can treat them alike; `dropout_rate` may be a traced scalar.
+"""
+from nets.cnn import CNN
+from nets.mlp import MLP
+
+MODELS = {'mlp': MLP, 'cnn': CNN}
+
+
+def build(name: str, **fields):
+  """Returns the module `name` with `fields` (sequences become tuples, as linen expects)."""
+  if name not in MODELS:
+    raise ValueError(f'Unknown model {name!r}; known: {", ".join(sorted(MODELS))}.')
+  fields = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+  return MODELS[name](**fields)

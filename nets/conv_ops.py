@@ -1,0 +1,161 @@
+"""Convolution and 2x2 max-pool building blocks with a CPU-fast alternative.
+
+Why this exists: on XLA:CPU the backward pass of `lax.conv_general_dilated`
+and of `reduce_window` max-pool (select-and-scatter) are slow, and inside a
+`lax.scan`/`while` body the conv backward falls off the fast path entirely
+(15-25x slower).  Writing the convolution as shifted slices + one matmul
+('patches') and the pool as reshape + max ('reshape') keeps every op a dot or
+an elementwise/reduce fusion, which XLA:CPU handles well everywhere.
+bench/STUDY.md has the measurements behind `default_impl()`.
+
+All arrays are NHWC, kernels HWIO (the `flax.linen.Conv` layout), stride 1.
+
+Impl names:
+  conv2d:       'lax' (lax.conv_general_dilated) | 'patches' (slices + 1 matmul)
+  max_pool_2x2: 'lax' (flax nn.max_pool, reduce_window) | 'reshape'
+                ('patches' is accepted as an alias of 'reshape', so one
+                `conv_impl` string can drive a whole model).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+CONV_IMPLS = ('lax', 'patches')
+POOL_IMPLS = ('lax', 'reshape')
+
+# Winners measured in bench/STUDY.md (XLA:CPU, jax 0.10.2).  Accelerators keep
+# the library ops, which map to cuDNN / the TPU conv units.
+_CPU_DEFAULT = {'conv': 'patches', 'pool': 'reshape'}
+
+
+def default_impl(op: str = 'conv', backend: str | None = None) -> str:
+  """Fastest measured impl of `op` ('conv' or 'pool') on `backend`.
+
+  CPU gets the slice/reshape forms (see module docstring); every other
+  backend gets 'lax'.  `backend` defaults to `jax.default_backend()`.
+  """
+  if op not in ('conv', 'pool'):
+    raise ValueError(f"op must be 'conv' or 'pool', got {op!r}")
+  backend = backend or jax.default_backend()
+  return _CPU_DEFAULT[op] if backend == 'cpu' else 'lax'
+
+
+def _pads(padding: str | Sequence[tuple[int, int]], kh: int, kw: int):
+  """Explicit ((lo, hi), (lo, hi)) spatial pads, matching XLA's SAME rule."""
+  if isinstance(padding, str):
+    p = padding.upper()
+    if p == 'VALID':
+      return ((0, 0), (0, 0))
+    if p == 'SAME':
+      # stride 1: total pad k-1, the extra one (even k) goes on the high side.
+      return (((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2))
+    raise ValueError(f'unsupported padding {padding!r}')
+  (a, b), (c, d) = padding
+  return ((int(a), int(b)), (int(c), int(d)))
+
+
+def extract_patches(x: jax.Array, kh: int, kw: int, padding='SAME') -> jax.Array:
+  """(N,H,W,C) -> (N,Ho,Wo,kh*kw*C), features ordered (kh, kw, C) like HWIO.
+
+  Built from kh*kw static slices and one concatenate: its gradient is a sum
+  of pads, which fuses into one elementwise loop (unlike the gather/conv
+  that `lax.conv_general_dilated_patches` lowers to, ~8x slower here).
+  """
+  (pt, pb), (pl, pr) = _pads(padding, kh, kw)
+  if pt or pb or pl or pr:
+    x = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+  n, h, w, c = x.shape
+  ho, wo = h - kh + 1, w - kw + 1
+  cols = [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
+  return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
+           padding='SAME', impl: str = 'lax',
+           accum_dtype: Any = None) -> jax.Array:
+  """Stride-1 2-D convolution, NHWC x HWIO -> NHWC, plus optional bias.
+
+  accum_dtype: if given (e.g. float32 with bfloat16 inputs) the product is
+  accumulated and returned in that dtype; the caller decides when to cast
+  back.  Otherwise the result has the inputs' dtype (as flax does).
+  """
+  kh, kw, cin, cout = kernel.shape
+  if impl == 'lax':
+    pads = _pads(padding, kh, kw)
+    y = lax.conv_general_dilated(
+        x, kernel, window_strides=(1, 1), padding=pads,
+        dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+        preferred_element_type=accum_dtype)
+  elif impl == 'patches':
+    p = extract_patches(x, kh, kw, padding)
+    y = lax.dot_general(p, kernel.reshape(kh * kw * cin, cout),
+                        (((3,), (0,)), ((), ())),
+                        preferred_element_type=accum_dtype)
+  else:
+    raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {impl!r}')
+  if bias is not None:
+    y = y + bias.astype(y.dtype)
+  return y
+
+
+def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
+  """2x2 max-pool, stride 2, VALID (odd trailing row/column dropped).
+
+  'reshape' takes the max over a (N,H/2,2,W/2,2,C) view.  Its gradient is an
+  elementwise mask instead of select-and-scatter.  Values are identical to
+  'lax'; gradients are identical whenever each window's max is unique.  On
+  TIES the two differ: 'lax' (select-and-scatter) routes the whole gradient
+  to one element of the window, 'reshape' splits it equally among the tied
+  maxima.  After a ReLU the common tie is an all-zero window, where the
+  ReLU's own gradient is 0 for every element, so training is unaffected;
+  exact ties of positive floats are rare.  Tests compare on tie-free data.
+  """
+  if impl == 'lax':
+    return nn.max_pool(x, (2, 2), strides=(2, 2), padding='VALID')
+  if impl in ('reshape', 'patches'):
+    n, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    if (h, w) != (2 * h2, 2 * w2):
+      x = x[:, :2 * h2, :2 * w2, :]
+    return jnp.max(x.reshape(n, h2, 2, w2, 2, c), axis=(2, 4))
+  raise ValueError(f'pool impl must be one of {POOL_IMPLS}, got {impl!r}')
+
+
+class Conv(nn.Module):
+  """Stride-1 2-D conv with `flax.linen.Conv`'s params ('kernel' HWIO, 'bias').
+
+  Params are interchangeable with `nn.Conv(features, kernel_size, padding=...)`
+  so a checkpoint does not depend on `impl`.  `dtype` is the compute dtype
+  (e.g. jnp.bfloat16 with f32 `param_dtype`: params are cast per call, the
+  product accumulates in float32 and the output is cast to `dtype`).
+  """
+  features: int
+  kernel_size: Sequence[int] = (3, 3)
+  padding: Any = 'SAME'
+  use_bias: bool = True
+  impl: str = 'lax'
+  dtype: Any = None
+  param_dtype: Any = jnp.float32
+  kernel_init: Callable = nn.initializers.lecun_normal()
+  bias_init: Callable = nn.initializers.zeros_init()
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kh, kw = self.kernel_size
+    kernel = self.param('kernel', self.kernel_init,
+                        (kh, kw, x.shape[-1], self.features), self.param_dtype)
+    bias = (self.param('bias', self.bias_init, (self.features,),
+                       self.param_dtype) if self.use_bias else None)
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    low = x.dtype in (jnp.bfloat16, jnp.float16)
+    y = conv2d(x, kernel, bias=None, padding=self.padding, impl=self.impl,
+               accum_dtype=jnp.float32 if low else None)
+    if bias is not None:
+      y = y + bias.astype(y.dtype)
+    return y.astype(x.dtype)

@@ -1,0 +1,23 @@
+"""Inverted dropout whose rate is a runtime value.
+
+`flax.linen.Dropout` takes its rate as a static attribute, so every rate would compile a
+new program. Here the rate is an argument (a float or a traced scalar), which lets a sweep
+over rates run as one vmapped program.
+"""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+class Dropout(nn.Module):
+  """Zeroes each element with probability `rate`; scales survivors by 1 / (1 - rate)."""
+  rng_collection: str = 'dropout'
+
+  @nn.compact
+  def __call__(self, x, rate, *, deterministic: bool):
+    if deterministic:
+      return x
+    rate = jnp.asarray(rate, dtype=jnp.float32)
+    keep = 1.0 - rate
+    mask = jax.random.bernoulli(self.make_rng(self.rng_collection), keep, x.shape)
+    return jnp.where(mask, x / keep.astype(x.dtype), jnp.zeros_like(x))
