@@ -75,8 +75,14 @@ def _metric_names():
   return names
 
 
-def programs(model, tx, batch_size):
-  """The jitted programs of one group: `(group_step, group_eval, permutations)`."""
+@functools.lru_cache(maxsize=16)
+def programs(model, opt_items: tuple, batch_size: int):
+  """The jitted programs for a model, optimizer and batch size: (init, step, eval, permutations).
+
+  Cached, so groups of the same shape (a capped sweep, a point trained alone) compile once.
+  """
+  opt_config = dict(opt_items)
+  tx = optimizers.make(opt_config)
   train_step = steps_lib.make_train_step(model, tx)
   eval_step = steps_lib.make_eval_step(model)
 
@@ -103,7 +109,14 @@ def programs(model, tx, batch_size):
       return jax.random.permutation(key, n).astype(jnp.int32)
     return jax.vmap(perm)(keys)
 
-  return group_step, group_eval, permutations
+  @jax.jit
+  def init(keys, rates, opt_hp, sample_x):
+    def one(key, rate, hp):
+      tx_m = optimizers.make(opt_config, **hp)
+      return state_lib.create(model, tx_m, jax.random.fold_in(key, _INIT), sample_x, rate)
+    return jax.vmap(one)(keys, rates, opt_hp)
+
+  return init, group_step, group_eval, permutations
 
 
 def _zero_sums(m):
@@ -122,28 +135,20 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   seed_arr, rates, opt_hp = _model_hparams(group, seeds)
   m = len(seed_arr)
   model = build_model(group.config.model)
-  opt_config = group.config.optimizer
-  tx = optimizers.make(opt_config)
   batch_size = config.train.batch_size
   images, labels = device_data['train']
   n = int(labels.shape[0])
   steps_per_epoch = n // batch_size
   epochs = config.train.epochs
-  group_step, group_eval, permutations = programs(model, tx, batch_size)
+  init, group_step, group_eval, permutations = programs(
+      model, tuple(sorted(group.config.optimizer.items())), batch_size)
 
   keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
 
-  @jax.jit
-  def init(keys, rates, opt_hp):
-    def one(key, rate, hp):
-      tx_m = optimizers.make(opt_config, **hp)
-      key = jax.random.fold_in(key, _INIT)
-      return state_lib.create(model, tx_m, key, images[:1], rate)
-    return jax.vmap(one)(keys, rates, opt_hp)
-
   names = _metric_names()
   carry = {
-      'states': init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()}),
+      'states': init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
+                     images[:1]),
       'sums': _zero_sums(m),
       'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
       'position': np.zeros((2,), np.int64),

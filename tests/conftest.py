@@ -12,3 +12,37 @@ def shared_datasets() -> str:
   if not (path / 'mnist').is_dir():
     pytest.skip(f'no shared datasets at {path}')
   return str(path)
+
+
+@pytest.fixture(scope='session')
+def mnist_small(shared_datasets):
+  """A small, fixed slice of real MNIST, shared by the engine tests."""
+  import data
+  return data.load('mnist', data_dir=shared_datasets, validation_size=256, train_subset=1024,
+                   test_subset=512, download=False)
+
+
+def tiny_config(**sweep):
+  """An MLP config small enough to compile and train in about a second."""
+  import ml_collections
+  c = ml_collections.ConfigDict()
+  c.dataset = ml_collections.ConfigDict(dict(
+      name='mnist', data_dir='', validation_size=256, train_subset=1024, test_subset=512,
+      split_seed=0, download=False, allow_standin=False))
+  c.model = ml_collections.ConfigDict(dict(
+      name='mlp', hidden=(32,), num_classes=10, activation='relu', kernel_init='glorot_uniform',
+      init_scale=1.0, batch_norm=False, dropout_rate=0.0))
+  c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
+  c.train = ml_collections.ConfigDict(dict(
+      epochs=2, batch_size=64, eval_batch_size=256, eval_train_size=512))
+  c.sweep = ml_collections.ConfigDict()
+  c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=(0.0, 0.5)))
+  for key, values in sweep.items():
+    section, leaf = key.split('.')
+    c.sweep[section] = c.sweep.get(section, ml_collections.ConfigDict())
+    c.sweep[section][leaf] = values
+  c.seeds = 2
+  c.seed = 0
+  c.sweep_max_models = 0
+  c.checkpoint_every_secs = 1e9
+  return c
