@@ -118,27 +118,34 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
   started = time.time()
   _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
   device_data = None
-  records, train_seconds = [], 0.0
-  for i, group in enumerate(groups):
-    gdir = os.path.join(workdir, 'groups', group.name)
-    done = os.path.join(gdir, 'result.json')
-    if os.path.exists(done):
-      result = files.read_json(done)
-      print(f'{group.name}: finished earlier; not trained again.')
-    else:
-      if device_data is None:
-        device_data = loop.put_on_device(dataset, config.train.eval_train_size,
-                                         config.train.eval_batch_size)
-      with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group, config) as on_epoch:
-        group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
-                                         on_epoch=on_epoch)
-      result = {'records': group_records, 'points': [sweep.label(p) for p in group.points]}
-      files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
-      files.write_json(done, result)
-    records += result['records']
-    train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
-    _status(workdir, state='running', groups_done=i + 1, groups_total=len(groups), started=started)
-
+  records, train_seconds, finished = [], 0.0, 0
+  try:
+    for group in groups:
+      gdir = os.path.join(workdir, 'groups', group.name)
+      done = os.path.join(gdir, 'result.json')
+      if os.path.exists(done):
+        result = files.read_json(done)
+        print(f'{group.name}: finished earlier; not trained again.')
+      else:
+        if device_data is None:
+          device_data = loop.put_on_device(dataset, config.train.eval_train_size,
+                                           config.train.eval_batch_size)
+        with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group, config) as on_epoch:
+          group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
+                                           on_epoch=on_epoch)
+        result = {'records': group_records, 'points': [sweep.label(p) for p in group.points]}
+        files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
+        files.write_json(done, result)
+      records += result['records']
+      train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
+      finished += 1
+      _status(workdir, state='running', groups_done=finished, groups_total=len(groups),
+              started=started)
+  except BaseException as e:
+    state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
+    _status(workdir, state=state, groups_done=finished, groups_total=len(groups),
+            started=started, error=repr(e))
+    raise
   results = {
       'experiment': name,
       'config': json.loads(config.to_json(sort_keys=True)),

@@ -94,20 +94,36 @@ def _lax_conv(x, kernel, padding, accum_dtype=None):
       preferred_element_type=accum_dtype)
 
 
+def _materialize(x, like):
+  """x, but computed once into its own buffer.
+
+  XLA:CPU fuses cheap elementwise producers into every consumer, recomputing
+  them; it never duplicates an 'expensive' op such as a divide.  Dividing by
+  a runtime 1 (derived from `like`, so XLA cannot fold it) costs one
+  vector divide per element and makes x a real buffer.  Forward-only: the
+  callers' custom VJP never differentiates through this.
+  """
+  one = 1.0 + 0.0 * like.reshape(-1)[0].astype(x.dtype)
+  return x / one
+
+
 def _shifts_forward(x, kernel, padding, accum_dtype):
   """Sum over the kh*kw taps of (shifted input) x (that tap's kernel).
 
   With Cin == 1 every tap is a broadcast multiply, so the whole conv is ONE
-  elementwise loop fusion reading the image once: ~15x faster than
-  XLA:CPU's conv for the 1-channel first layer (whose generic conv kernel
-  handles a size-1 feature dim badly).
+  elementwise loop reading the image once: ~10x faster than XLA:CPU's
+  conv for the 1-channel first layer (whose generic conv kernel handles a
+  size-1 feature dim badly).  Input and output are materialised (see
+  `_materialize`): fused into its consumers the tap sum would be recomputed
+  by each (ReLU, pool, their gradients), and fused with a dynamic-slice
+  producer (a batch taken from an epoch array) it loses vectorisation; each
+  costs 5-10x.
   """
   kh, kw, cin, _ = kernel.shape
   if accum_dtype is not None:
     x, kernel = x.astype(accum_dtype), kernel.astype(accum_dtype)
   (pt, pb), (pl, pr) = _pads(padding, kh, kw)
-  if pt or pb or pl or pr:
-    x = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+  x = _materialize(jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))), kernel)
   ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
   y = None
   for i in range(kh):
@@ -116,9 +132,7 @@ def _shifts_forward(x, kernel, padding, accum_dtype):
       t = xs * kernel[i, j, 0] if cin == 1 else jnp.einsum(
           'nhwc,co->nhwo', xs, kernel[i, j])
       y = t if y is None else y + t
-  # Materialise y: otherwise XLA fuses the kh*kw-tap sum into every
-  # consumer (ReLU, pool and their gradients) and recomputes it 4-5 times.
-  return lax.optimization_barrier(y)
+  return _materialize(y, kernel)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
