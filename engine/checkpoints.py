@@ -1,10 +1,12 @@
 """Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position."""
+import os
+
 import orbax.checkpoint as ocp
 
 
 def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
-      directory, options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+      os.path.abspath(directory), options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
 
 
 def save(mngr: ocp.CheckpointManager, step: int, tree) -> None:

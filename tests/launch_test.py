@@ -15,16 +15,17 @@ from experiments import dropout_sweep
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def _env(shared_datasets, tmp_path, **extra):
-  env = dict(os.environ, JAX_FINDINGS_DATA=shared_datasets, JAX_FINDINGS_RUNS=str(tmp_path / 'runs'),
-             JAX_FINDINGS_CACHE=str(tmp_path / 'cache'), TFDS_DATA_DIR=str(tmp_path / 'tfds'))
-  env.update(extra)
+def _env(shared_datasets, tmp_path):
+  env = dict(os.environ, JAX_FINDINGS_DATA=shared_datasets, JAX_FINDINGS_CACHE=str(tmp_path / 'cache'),
+             TFDS_DATA_DIR=str(tmp_path / 'tfds'), _TEST_CWD=str(tmp_path))
+  env.pop('JAX_FINDINGS_RUNS', None)
   return env
 
 
-def _launch(args, env, **kw):
-  return subprocess.run([sys.executable, 'launch.py', '--noprogress', *args], cwd=REPO, env=env,
-                        capture_output=True, text=True, timeout=300, **kw)
+def _launch(args, env):
+  """Runs launch.py from the test's tmp dir, so the default work dir `runs/...` is relative."""
+  return subprocess.run([sys.executable, str(REPO / 'launch.py'), '--noprogress', *args],
+                        cwd=env['_TEST_CWD'], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_list_names_every_finding(shared_datasets, tmp_path):
@@ -91,7 +92,7 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
   env = _env(shared_datasets, tmp_path)
   out = _launch(['--experiment=dropout_sweep', '--quick'], env)
   assert out.returncode == 0, out.stderr
-  workdir = tmp_path / 'runs' / 'dropout_sweep-quick'  # the default work dir
+  workdir = tmp_path / 'runs' / 'dropout_sweep-quick'  # the default work dir, relative to cwd
   for name in ('report.md', 'results.json', 'config.json', 'status.json', 'metrics.jsonl',
                'accuracy_vs_dropout_rate.png', 'groups/group_000/result.json'):
     assert (workdir / name).is_file(), name
@@ -133,8 +134,8 @@ def test_killed_run_resumes_to_the_same_results(shared_datasets, tmp_path):
 
   workdir = tmp_path / 'b'
   ckpts = workdir / 'groups' / 'group_000' / 'checkpoints'
-  proc = subprocess.Popen([sys.executable, 'launch.py', '--noprogress', *args,
-                           f'--workdir={workdir}'], cwd=REPO, env=env,
+  proc = subprocess.Popen([sys.executable, str(REPO / 'launch.py'), '--noprogress', *args,
+                           f'--workdir={workdir}'], cwd=tmp_path, env=env,
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
   while time.time() < deadline and not (ckpts.is_dir() and any(
