@@ -166,6 +166,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
                   dynamic_ncols=True, leave=False)
   last_save = time.monotonic()
   t0 = time.monotonic()
+  done = start
 
   def snapshot(ep, st):
     return {'states': states, 'sums': sums, 'history': carry['history'],
@@ -176,11 +177,12 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
       perms = permutations(keys, epoch, n)
       for i in range(start, steps_per_epoch):
         states, sums = group_step(states, sums, perms, i, keys, images, labels)
-        if (i + 1) % 10 == 0 or i + 1 == steps_per_epoch:
+        done = i + 1
+        if done % 10 == 0 or done == steps_per_epoch:
           jax.block_until_ready(sums['count'])
-          bar.update(i + 1 - bar.n + epoch * steps_per_epoch)
-          if time.monotonic() - last_save > config.checkpoint_every_secs and i + 1 < steps_per_epoch:
-            checkpoints.save(mngr, epoch * steps_per_epoch + i + 1, snapshot(epoch, i + 1))
+          bar.update(epoch * steps_per_epoch + done - bar.n)
+          if time.monotonic() - last_save > config.checkpoint_every_secs and done < steps_per_epoch:
+            checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
             last_save = time.monotonic()
       row = _epoch_metrics(group_eval, states, sums, device_data['eval'], m)
       for k, v in row.items():
@@ -193,9 +195,11 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
       if on_epoch:
         on_epoch(epoch, row)
   except KeyboardInterrupt:
-    done = int(bar.n) - epoch * steps_per_epoch
-    if 0 < done < steps_per_epoch:
-      checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
+    if start < done < steps_per_epoch:
+      try:  # states may be mid-donation if the interrupt hit inside a step; then keep the last save
+        checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
+      except Exception:  # pylint: disable=broad-except
+        log(f'{group.name}: could not save on interrupt; resuming from the last checkpoint.')
     raise
   finally:
     bar.close()

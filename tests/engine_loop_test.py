@@ -95,3 +95,32 @@ def test_a_diverging_point_is_recorded_and_the_others_go_on(mnist_small, tmp_pat
   assert by_lr[1e12]['diverged'] and by_lr[1e12]['diverged_epoch'] == 1
   assert not by_lr[0.1]['diverged']
   assert by_lr[0.1]['final']['test_accuracy'] > 0.5
+
+
+def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp_path,
+                                                                monkeypatch):
+  c = tiny_config()
+  dev = _device(mnist_small, c)
+  [group] = sweep.groups(c)
+  straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
+  real_programs = loop.programs
+  calls = []
+
+  def interrupting_programs(*args):
+    init, step, evaluate, perms = real_programs(*args)
+
+    def step_or_interrupt(*a):
+      calls.append(1)
+      if len(calls) == 14:  # step index 13: not a multiple of the 10-step progress sync
+        raise KeyboardInterrupt
+      return step(*a)
+    return init, step_or_interrupt, evaluate, perms
+
+  monkeypatch.setattr(loop, 'programs', interrupting_programs)
+  with pytest.raises(KeyboardInterrupt):
+    loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
+  monkeypatch.setattr(loop, 'programs', real_programs)
+  logs = []
+  resumed = loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False, log=logs.append)
+  assert any('epoch 0, step 13' in m for m in logs)
+  _assert_same(_by_key(straight), _by_key(resumed), n_eval=256, exact=True)
