@@ -8,12 +8,16 @@ experiment's own config (engine/overrides.py), so every mistake gets a one-parag
 """
 import sys
 
-from absl import app, flags, logging
+from engine import cpu_setup
 
-import data
-import experiments
-from engine import overrides, run
-from engine.errors import UserError
+cpu_setup.configure()
+
+from absl import app, flags, logging  # noqa: E402  (XLA flags must be set before jax loads)
+
+import data  # noqa: E402
+import experiments  # noqa: E402
+from engine import overrides, run  # noqa: E402
+from engine.errors import UserError  # noqa: E402
 
 flags.DEFINE_string('experiment', None, 'The finding to run (see --list).')
 flags.DEFINE_bool('list', False, 'List the findings, one line each, and exit.')

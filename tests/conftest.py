@@ -2,7 +2,11 @@
 
 import pathlib
 
-import pytest
+from engine import cpu_setup
+
+cpu_setup.configure()  # before any test imports jax: tests run the same XLA setup as launch.py
+
+import pytest  # noqa: E402
 
 
 @pytest.fixture(scope='session')
