@@ -107,10 +107,25 @@ def load_dataset(config):
                    seed=ds.split_seed, download=ds.download, allow_standin=ds.allow_standin)
 
 
+def models_per_program(config) -> int:
+  """`config.sweep_max_models`, with -1 resolved for the backend.
+
+  On XLA:CPU a conv net vmapped over models becomes a grouped convolution that runs 2.5x slower
+  per model than one model per program (bench/STUDY.md), so -1 means one model per program for
+  conv nets on CPU and the whole group (0) everywhere else.
+  """
+  if config.sweep_max_models >= 0:
+    return config.sweep_max_models
+  return 1 if jax.default_backend() == 'cpu' and config.model.name in CONV_MODELS else 0
+
+
+CONV_MODELS = ('cnn',)
+
+
 def run(experiment, config, workdir: str, *, progress: bool = True, command: str | None = None):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results."""
   name = experiment.NAME
-  groups = sweep.groups(config, config.sweep_max_models)
+  groups = sweep.groups(config, models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
   _check_models(groups, dataset, config.train.batch_size)
