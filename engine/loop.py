@@ -131,7 +131,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   `config.checkpoint_every_secs` inside an epoch; an existing checkpoint is resumed.
   `on_epoch(epoch, row)` receives each epoch's metrics (arrays over the group's models).
   """
-  seeds = [config.seed + i for i in range(config.seeds)]
+  seeds = group.seeds
   seed_arr, rates, opt_hp = _model_hparams(group, seeds)
   m = len(seed_arr)
   model = build_model(group.config.model)

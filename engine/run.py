@@ -140,15 +140,22 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
       done = os.path.join(gdir, 'result.json')
       if os.path.exists(done):
         result = files.read_json(done)
+        if result.get('points') != [sweep.label(p) for p in group.points] or \
+            result.get('seeds') != list(group.seeds):
+          raise UserError(
+              f'{done} holds other points or seeds than this run assigns to {group.name} (the '
+              'work dir was written by another version of jax-findings, or with another '
+              f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.')
         print(f'{group.name}: finished earlier; not trained again.')
       else:
         if device_data is None:
           device_data = loop.put_on_device(dataset, config.train.eval_train_size,
                                            config.train.eval_batch_size)
-        with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group, config) as on_epoch:
+        with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
           group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
                                            on_epoch=on_epoch)
-        result = {'records': group_records, 'points': [sweep.label(p) for p in group.points]}
+        result = {'records': group_records, 'points': [sweep.label(p) for p in group.points],
+                  'seeds': list(group.seeds)}
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
         files.write_json(done, result)
       records += result['records']

@@ -20,6 +20,7 @@ from engine.errors import UserError
 class Group:
   index: int
   points: tuple  # of dicts {dotted key: value}
+  seeds: tuple  # the seeds trained for every point of the group
   config: ml_collections.ConfigDict  # the first point's config; traced keys vary per point
 
   @property
@@ -77,19 +78,30 @@ def traced_keys(config) -> set[str]:
 
 
 def groups(config, max_models: int = 0) -> list[Group]:
-  """Groups points by their non-traced values; splits a group above `max_models` (points x seeds)."""
+  """Groups points by their non-traced values, each with every seed.
+
+  A group of more than `max_models` (points x seeds; 0 = no cap) is split: by points when a
+  point's seeds fit, otherwise by seeds too, down to one model per group.
+  """
   pts = points(config) or [{}]
   traced = traced_keys(config)
   buckets: dict = {}
   for p in pts:
     sig = tuple(sorted((k, repr(v)) for k, v in p.items() if k not in traced))
     buckets.setdefault(sig, []).append(p)
-  per_group = max(1, max_models // max(1, config.seeds)) if max_models else None
+  seeds = tuple(config.seed + i for i in range(config.seeds))
   out = []
   for members in buckets.values():
-    chunks = [members[i:i + per_group] for i in range(0, len(members), per_group)] if per_group else [members]
-    for chunk in chunks:
-      out.append(Group(len(out), tuple(chunk), apply_point(config, chunk[0])))
+    if not max_models or max_models >= len(members) * len(seeds):
+      chunks = [(members, seeds)]
+    elif max_models >= len(seeds):
+      per = max_models // len(seeds)
+      chunks = [(members[i:i + per], seeds) for i in range(0, len(members), per)]
+    else:
+      chunks = [([p], seeds[i:i + max_models]) for p in members
+                for i in range(0, len(seeds), max_models)]
+    for chunk, chunk_seeds in chunks:
+      out.append(Group(len(out), tuple(chunk), chunk_seeds, apply_point(config, chunk[0])))
   return out
 
 

@@ -8,10 +8,9 @@ from engine import sweep
 
 
 @contextlib.contextmanager
-def epoch_writer(logdir, group, config):
+def epoch_writer(logdir, group):
   """Yields `on_epoch(epoch, row)` writing `row[metric][j]` for model j of `group`."""
-  runs = [f'{sweep.label(p)}/seed{config.seed + s}'
-          for p in group.points for s in range(config.seeds)]
+  runs = [f'{sweep.label(p)}/seed{s}' for p in group.points for s in group.seeds]
   writers = {}
 
   def on_epoch(epoch, row):

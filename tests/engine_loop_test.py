@@ -39,7 +39,7 @@ def test_vmapped_sweep_equals_each_point_trained_alone(mnist_small, tmp_path):
       single = sweep.apply_point(c, {})
       single.sweep = {}
       single.seeds, single.seed = 1, c.seed + s
-      g = sweep.Group(0, (p,), sweep.apply_point(single, p))
+      g = sweep.Group(0, (p,), (c.seed + s,), sweep.apply_point(single, p))
       [rec] = loop.train_group(g, single, dev, str(tmp_path / f'{sweep.label(p)}-{s}'),
                                progress=False)
       alone[(rec['label'], rec['seed'])] = rec

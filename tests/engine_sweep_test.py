@@ -32,6 +32,11 @@ def test_group_size_cap_counts_models_not_points():
   c.sweep.model.dropout_rate = (0.0, 0.1, 0.2, 0.3, 0.4)
   gs = sweep.groups(c, max_models=4)  # 2 seeds -> 2 points per group
   assert [len(g.points) for g in gs] == [2, 2, 1]
+  assert all(g.seeds == (0, 1) for g in gs)
+  gs = sweep.groups(c, max_models=1)  # one model per group: seeds split too
+  assert len(gs) == 10
+  assert [(g.points[0]['model.dropout_rate'], g.seeds) for g in gs[:3]] == [
+      (0.0, (0,)), (0.0, (1,)), (0.1, (0,))]
 
 
 def test_apply_point_sets_nested_values_without_touching_the_base():
