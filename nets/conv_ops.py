@@ -1,20 +1,31 @@
-"""Convolution and 2x2 max-pool building blocks with a CPU-fast alternative.
+"""Convolution and 2x2 max-pool building blocks with CPU-fast alternatives.
 
-Why this exists: on XLA:CPU the backward pass of `lax.conv_general_dilated`
-and of `reduce_window` max-pool (select-and-scatter) are slow, and inside a
-`lax.scan`/`while` body the conv backward falls off the fast path entirely
-(15-25x slower).  Writing the convolution as shifted slices + one matmul
-('patches') and the pool as reshape + max ('reshape') keeps every op a dot or
-an elementwise/reduce fusion, which XLA:CPU handles well everywhere.
-bench/STUDY.md has the measurements behind `default_impl()`.
+Why: XLA:CPU runs some of the ops a Flax CNN lowers to far slower than
+PyTorch/oneDNN does (bench/STUDY.md has the numbers, jax 0.10.2, 2 cores):
+  * conv with a 1-channel input (the image layer): ~10x slower than the
+    same conv written as 9 shifted multiply-adds;
+  * max-pool backward via select-and-scatter (`nn.max_pool`): ~20x slower
+    than an elementwise mask;
+  * a bias gradient (sum over N*H*W) becomes a slow reduce-window tree.
+Each impl below is exact (same values and gradients as lax up to float
+rounding; see tests/nets_conv_ops_test.py) and differs only in speed.
 
 All arrays are NHWC, kernels HWIO (the `flax.linen.Conv` layout), stride 1.
 
-Impl names:
-  conv2d:       'lax' (lax.conv_general_dilated) | 'patches' (slices + 1 matmul)
-  max_pool_2x2: 'lax' (flax nn.max_pool, reduce_window) | 'reshape'
-                ('patches' is accepted as an alias of 'reshape', so one
-                `conv_impl` string can drive a whole model).
+conv2d impls:
+  'lax'     lax.conv_general_dilated (the reference; the default off CPU).
+  'patches' im2col: kh*kw shifted slices concatenated, then one matmul.
+  'shifts'  sum over taps of shifted input x tap kernel (elementwise for
+            cin == 1); backward = lax's transposes.  For the image layer.
+  'hybrid'  lax forward and kernel-gradient; input-gradient as one matmul +
+            col2im (a VALID conv's lax input-gradient is a zero-padded
+            'full' conv).  Measured 5% slower than 'lax' on LeNet: kept for
+            study, not picked by 'auto'.
+  'auto'    per layer, `default_impl('conv', cin=..., padding=...)`; on CPU
+            bias gradients are also computed as matmuls (`bias_add`).
+max_pool_2x2 impls: 'lax' (nn.max_pool) | 'reshape' (elementwise maxima of
+  a (N,H/2,2,W/2,2,C) view) | 'auto'.  Every conv impl name is accepted
+  too, meaning 'reshape', so one `conv_impl` string can drive a model.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-CONV_IMPLS = ('lax', 'patches', 'shifts')
+CONV_IMPLS = ('lax', 'patches', 'shifts', 'hybrid')
 POOL_IMPLS = ('lax', 'reshape')
 
 # Winners measured in bench/STUDY.md (XLA:CPU, jax 0.10.2).  Accelerators keep
@@ -36,13 +47,15 @@ _CPU_SHIFTS_MAX_CIN = 4
 
 
 def default_impl(op: str = 'conv', backend: str | None = None,
-                 cin: int | None = None) -> str:
+                 cin: int | None = None, taps: int = 9) -> str:
   """Fastest measured impl of `op` ('conv' or 'pool') on `backend`.
 
-  CPU pools with 'reshape'; its convs use 'shifts' for few input channels
-  (cin <= 4: the image layer) and 'lax' otherwise, so with cin unknown the
-  answer is 'auto' (decided per layer by `conv2d`).  Every other backend
-  gets 'lax'.  `backend` defaults to `jax.default_backend()`.
+  CPU pools with 'reshape'.  Its convs use 'shifts' for an image layer
+  (cin <= 4) with a small kernel (taps = kh*kw <= 9; LeNet's 5x5 image
+  layer measured faster with 'lax') and 'lax' otherwise, so with cin
+  unknown the answer is 'auto' (decided per layer by `conv2d`).  'hybrid'
+  measured 5% slower than 'lax' on LeNet, so nothing picks it.  Every other
+  backend gets 'lax'.  `backend` defaults to `jax.default_backend()`.
   """
   if op not in ('conv', 'pool'):
     raise ValueError(f"op must be 'conv' or 'pool', got {op!r}")
@@ -53,7 +66,7 @@ def default_impl(op: str = 'conv', backend: str | None = None,
     return 'reshape'
   if cin is None:
     return 'auto'
-  return 'shifts' if cin <= _CPU_SHIFTS_MAX_CIN else 'lax'
+  return 'shifts' if cin <= _CPU_SHIFTS_MAX_CIN and taps <= 9 else 'lax'
 
 
 def _pads(padding: str | Sequence[tuple[int, int]], kh: int, kw: int):
@@ -94,16 +107,18 @@ def _lax_conv(x, kernel, padding, accum_dtype=None):
       preferred_element_type=accum_dtype)
 
 
-def _materialize(x, like):
+def materialize(x, like):
   """x, but computed once into its own buffer.
 
   XLA:CPU fuses cheap elementwise producers into every consumer, recomputing
   them; it never duplicates an 'expensive' op such as a divide.  Dividing by
   a runtime 1 (derived from `like`, so XLA cannot fold it) costs one
-  vector divide per element and makes x a real buffer.  Forward-only: the
-  callers' custom VJP never differentiates through this.
+  vector divide per element and makes x a real buffer (jax's
+  `optimization_barrier` would be the clean way, but XLA:CPU strips it
+  before fusion).  Gradient: identity in x, none to `like`.  `like` must
+  be finite (a NaN there would poison x).
   """
-  one = 1.0 + 0.0 * like.reshape(-1)[0].astype(x.dtype)
+  one = lax.stop_gradient(1.0 + 0.0 * like.reshape(-1)[0].astype(x.dtype))
   return x / one
 
 
@@ -114,7 +129,7 @@ def _shifts_forward(x, kernel, padding, accum_dtype):
   elementwise loop reading the image once: ~10x faster than XLA:CPU's
   conv for the 1-channel first layer (whose generic conv kernel handles a
   size-1 feature dim badly).  Input and output are materialised (see
-  `_materialize`): fused into its consumers the tap sum would be recomputed
+  `materialize`): fused into its consumers the tap sum would be recomputed
   by each (ReLU, pool, their gradients), and fused with a dynamic-slice
   producer (a batch taken from an epoch array) it loses vectorisation; each
   costs 5-10x.
@@ -123,7 +138,7 @@ def _shifts_forward(x, kernel, padding, accum_dtype):
   if accum_dtype is not None:
     x, kernel = x.astype(accum_dtype), kernel.astype(accum_dtype)
   (pt, pb), (pl, pr) = _pads(padding, kh, kw)
-  x = _materialize(jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))), kernel)
+  x = materialize(jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0))), kernel)
   ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
   y = None
   for i in range(kh):
@@ -132,7 +147,7 @@ def _shifts_forward(x, kernel, padding, accum_dtype):
       t = xs * kernel[i, j, 0] if cin == 1 else jnp.einsum(
           'nhwc,co->nhwo', xs, kernel[i, j])
       y = t if y is None else y + t
-  return _materialize(y, kernel)
+  return materialize(y, kernel)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
@@ -157,6 +172,60 @@ def _conv_shifts_bwd(padding, accum_dtype, res, g):
 _conv_shifts.defvjp(_conv_shifts_fwd, _conv_shifts_bwd)
 
 
+@jax.custom_vjp
+def bias_add(y: jax.Array, bias: jax.Array) -> jax.Array:
+  """y + bias (over the last axis) whose bias gradient is a matmul.
+
+  The plain add's gradient is a sum over N*H*W rows, which XLA:CPU rewrites
+  into a slow reduce-window tree (1.5 ms for the first layer at batch 128);
+  ones(1, rows) @ g(rows, C) computes the same sum as a GEMV, 3-7x faster.
+  """
+  return y + bias.astype(y.dtype)
+
+
+def _bias_add_fwd(y, bias):
+  return bias_add(y, bias), bias
+
+
+def _bias_add_bwd(bias, g):
+  g2 = g.reshape(-1, g.shape[-1])
+  ones = jnp.ones((1, g2.shape[0]), g2.dtype)
+  db = lax.dot_general(ones, g2, (((1,), (0,)), ((), ())),
+                       preferred_element_type=jnp.float32)
+  return g, db.reshape(bias.shape).astype(bias.dtype)
+
+
+bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def _conv_hybrid(x, kernel, padding, accum_dtype):
+  return _lax_conv(x, kernel, padding, accum_dtype)
+
+
+def _conv_hybrid_fwd(x, kernel, padding, accum_dtype):
+  return _lax_conv(x, kernel, padding, accum_dtype), (x, kernel)
+
+
+def _conv_hybrid_bwd(padding, accum_dtype, res, g):
+  # dx of a VALID conv is a 'full' conv over (k-1)-padded gradients: for
+  # LeNet's 5x5 layer XLA:CPU spends 2.25x the useful FLOPs on zeros.  As
+  # one matmul to patch space plus col2im (the transpose of
+  # extract_patches: a fused sum of pads) it does only the useful work.
+  x, kernel = res
+  kh, kw, cin, cout = kernel.shape
+  g = g.astype(accum_dtype or g.dtype)
+  _, dk_fn = jax.vjp(lambda k: _lax_conv(x, k, padding, accum_dtype), kernel)
+  dp = lax.dot_general(g, kernel.reshape(kh * kw * cin, cout).astype(g.dtype),
+                       (((3,), (1,)), ((), ())))
+  _, col2im = jax.vjp(lambda x: extract_patches(x, kh, kw, padding),
+                      x.astype(dp.dtype))
+  return col2im(dp)[0].astype(x.dtype), dk_fn(g)[0]
+
+
+_conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
+
+
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
            padding='SAME', impl: str = 'lax',
            accum_dtype: Any = None) -> jax.Array:
@@ -169,8 +238,10 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
   back.  Otherwise the result has the inputs' dtype (as flax does).
   """
   kh, kw, cin, cout = kernel.shape
+  plain_bias = impl == 'lax'
   if impl == 'auto':
-    impl = default_impl('conv', cin=cin)
+    impl = default_impl('conv', cin=cin, taps=kh * kw)
+    plain_bias = jax.default_backend() != 'cpu'
   if impl == 'lax':
     y = _lax_conv(x, kernel, padding, accum_dtype)
   elif impl == 'patches':
@@ -178,13 +249,14 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
     y = lax.dot_general(p, kernel.reshape(kh * kw * cin, cout),
                         (((3,), (0,)), ((), ())),
                         preferred_element_type=accum_dtype)
-  elif impl == 'shifts':
+  elif impl in ('shifts', 'hybrid'):
     padding = padding.upper() if isinstance(padding, str) else _pads(padding, kh, kw)
-    y = _conv_shifts(x, kernel, padding, accum_dtype)
+    f = _conv_shifts if impl == 'shifts' else _conv_hybrid
+    y = f(x, kernel, padding, accum_dtype)
   else:
     raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {impl!r}')
   if bias is not None:
-    y = y + bias.astype(y.dtype)
+    y = y + bias.astype(y.dtype) if plain_bias else bias_add(y, bias)
   return y
 
 
@@ -199,8 +271,8 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
   gradients are identical whenever each window's max is unique.  On TIES
   they differ: 'lax' (select-and-scatter) routes the whole gradient to one
   element of the window, 'reshape' splits it at each pairwise max (a 2-way
-  tie gets 1/2 each, an all-equal window 1/4 each; the window's total is
-  unchanged).  After a ReLU the common tie is an all-zero window, where the
+  tie gets 1/2 each, a 3-way tie 1/2, 1/4, 1/4, an all-equal window 1/4
+  each; the window's total is unchanged).  After a ReLU the common tie is an all-zero window, where the
   ReLU's own gradient is 0 for every element, so training is unaffected;
   exact ties of positive floats are rare.  Tests compare on tie-free data.
   """
@@ -208,7 +280,7 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     impl = default_impl('pool')
   if impl == 'lax':
     return nn.max_pool(x, (2, 2), strides=(2, 2), padding='VALID')
-  if impl in ('reshape', 'patches', 'shifts'):
+  if impl in ('reshape', 'patches', 'shifts', 'hybrid'):
     n, h, w, c = x.shape
     h2, w2 = h // 2, w // 2
     if (h, w) != (2 * h2, 2 * w2):
@@ -246,8 +318,6 @@ class Conv(nn.Module):
                        self.param_dtype) if self.use_bias else None)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     low = x.dtype in (jnp.bfloat16, jnp.float16)
-    y = conv2d(x, kernel, bias=None, padding=self.padding, impl=self.impl,
+    y = conv2d(x, kernel, bias, padding=self.padding, impl=self.impl,
                accum_dtype=jnp.float32 if low else None)
-    if bias is not None:
-      y = y + bias.astype(y.dtype)
     return y.astype(x.dtype)
