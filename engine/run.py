@@ -182,7 +182,7 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
   plots = experiment.plot(results, workdir) if hasattr(experiment, 'plot') else []
   files.write_json(os.path.join(workdir, 'results.json'), results)
   files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(records))
-  command = command or ' '.join(shlex.quote(a) for a in sys.argv)
+  command = command or 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
   report.write(workdir, name=name, doc=experiment.__doc__ or '', verdict=verdict, results=results,
                plots=plots, command=command)
   _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
