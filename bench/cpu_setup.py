@@ -9,31 +9,21 @@ thing in a CPU entry point, before `import jax`.
 
 from __future__ import annotations
 
-import os
-import sys
 import warnings
 
-# YNNPACK for plain dots only: its convolutions and reductions were 2x slower
-# than XLA's own at 2 threads, but its dots are the fast bf16 path.
-YNN_DOTS_ONLY = '--xla_cpu_experimental_ynn_fusion_type=individual_dot'
-RECOMMENDED_XLA_FLAGS = (YNN_DOTS_ONLY,)
+from engine import cpu_setup as engine_cpu_setup
+
+# The framework's own flags (engine/cpu_setup.py), so the study measures what launch.py runs.
+RECOMMENDED_XLA_FLAGS = engine_cpu_setup.CPU_XLA_FLAGS
+YNN_DOTS_ONLY = RECOMMENDED_XLA_FLAGS[0]
 HUGETLB = 'glibc.malloc.hugetlb=1'
 
 
 def configure(xla_flags=RECOMMENDED_XLA_FLAGS, unrolled_threefry=False) -> None:
-  """Append the recommended flags to XLA_FLAGS (keeping the user's own).
-
-  Warns if jax was already imported (the flags may then be ignored).
-  """
-  if 'jax' in sys.modules:
+  """Adds `xla_flags` to XLA_FLAGS through the engine; warns if jax was already imported."""
+  if not engine_cpu_setup.configure(xla_flags):
     warnings.warn('bench.cpu_setup.configure() after `import jax`: XLA_FLAGS '
                   'may already have been read', stacklevel=2)
-  cur = os.environ.get('XLA_FLAGS', '')
-  for f in xla_flags:
-    name = f.split('=')[0]
-    if name not in cur:
-      cur = f'{cur} {f}'.strip()
-  os.environ['XLA_FLAGS'] = cur
   if unrolled_threefry:
     use_unrolled_threefry()
 

@@ -65,8 +65,10 @@ def _diff(a, b, prefix=''):
 
 def validate(config) -> None:
   """Checks what can be checked before any data is read; raises UserError."""
-  for key in ('seeds', 'train.epochs', 'train.batch_size', 'train.eval_batch_size'):
-    value = config[key] if '.' not in key else config.train[key.split('.')[1]]
+  counts = {'seeds': config.seeds, 'train.epochs': config.train.epochs,
+            'train.batch_size': config.train.batch_size,
+            'train.eval_batch_size': config.train.eval_batch_size}
+  for key, value in counts.items():
     if value < 1:
       raise UserError(f'--config.{key} must be at least 1; got {value}.')
   rates = [config.model.dropout_rate]
