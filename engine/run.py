@@ -10,6 +10,7 @@ import jax
 from absl import logging
 
 import data
+import nets
 from engine import files, loop, optimizers, report, sweep, tensorboard
 from engine.errors import UserError
 
@@ -118,10 +119,8 @@ def models_per_program(config) -> int:
   """
   if config.sweep_max_models >= 0:
     return config.sweep_max_models
-  return 1 if jax.default_backend() == 'cpu' and config.model.name in CONV_MODELS else 0
+  return 1 if jax.default_backend() == 'cpu' and config.model.name in nets.CONV_MODELS else 0
 
-
-CONV_MODELS = ('cnn',)
 
 
 def run(experiment, config, workdir: str, *, progress: bool = True, command: str | None = None):

@@ -4,9 +4,12 @@ Every module is called as `module.apply(variables, x, train=..., dropout_rate=..
 engine can treat them alike; `dropout_rate` may be a traced scalar.
 """
 from nets.cnn import CNN
+from nets.lenet import CaffeLeNet
 from nets.mlp import MLP
 
-MODELS = {'mlp': MLP, 'cnn': CNN}
+MODELS = {'mlp': MLP, 'cnn': CNN, 'caffe_lenet': CaffeLeNet}
+# Models built of convolutions: on XLA:CPU they train one per program, not vmapped (engine/run.py).
+CONV_MODELS = ('cnn', 'caffe_lenet')
 
 
 def build(name: str, **fields):
