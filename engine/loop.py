@@ -76,10 +76,12 @@ def _metric_names():
 
 
 @functools.lru_cache(maxsize=16)
-def programs(model, opt_items: tuple, batch_size: int):
-  """The jitted programs for a model, optimizer and batch size: (init, step, eval, permutations).
+def programs(model, opt_items: tuple, batch_size: int, probe=None):
+  """The jitted programs for a model, optimizer and batch size.
 
-  Cached, so groups of the same shape (a capped sweep, a point trained alone) compile once.
+  Returns (init, step, steps, eval, permutations, probe): `step` runs one step of every model
+  in the group, `steps` a run of them as one `lax.scan`. Cached, so groups of the same shape (a
+  capped sweep, a point trained alone) compile once.
   """
   opt_config = dict(opt_items)
   tx = optimizers.make(opt_config)
@@ -90,12 +92,20 @@ def programs(model, opt_items: tuple, batch_size: int):
     rng = jax.random.fold_in(jax.random.fold_in(key, _DROPOUT), state.step)
     return train_step(state, (images[idx], labels[idx]), rng)
 
-  @functools.partial(jax.jit, donate_argnums=(0, 1))
-  def group_step(states, sums, perms, i, keys, images, labels):
+  def step_body(states, sums, perms, i, keys, images, labels):
     idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
     states, metrics = jax.vmap(one_step, in_axes=(0, 0, 0, None, None))(
         states, idx, keys, images, labels)
     return states, jax.tree.map(jnp.add, sums, metrics)
+
+  group_step = jax.jit(step_body, donate_argnums=(0, 1))
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1), static_argnums=(3,))
+  def group_steps(states, sums, perms, count, start, keys, images, labels):
+    def body(carry, i):
+      return step_body(*carry, perms, i, keys, images, labels), None
+    carry, _ = jax.lax.scan(body, (states, sums), start + jnp.arange(count))
+    return carry
 
   @jax.jit
   def group_eval(states, sums, images, labels, mask):
@@ -116,7 +126,24 @@ def programs(model, opt_items: tuple, batch_size: int):
       return state_lib.create(model, tx_m, jax.random.fold_in(key, _INIT), sample_x, rate)
     return jax.vmap(one)(keys, rates, opt_hp)
 
-  return init, group_step, group_eval, permutations
+  group_probe = None
+  if probe is not None:
+    group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)))
+
+  return init, group_step, group_steps, group_eval, permutations, group_probe
+
+
+def steps_per_call(config, model_name: str, steps_per_epoch: int) -> int:
+  """`config.train.steps_per_call`, with -1 resolved for the backend.
+
+  A whole epoch as one `lax.scan` saves the per-step dispatch, which dominates small models
+  (MLP epoch 2x faster on CPU). On XLA:CPU a conv net's backward convolutions fall off the fast
+  path inside a loop (12x slower, bench/STUDY.md), so there -1 means one step per call.
+  """
+  k = config.train.get('steps_per_call', -1)
+  if k < 0:
+    k = 1 if jax.default_backend() == 'cpu' and model_name in nets.CONV_MODELS else steps_per_epoch
+  return max(1, min(k, steps_per_epoch))
 
 
 def _zero_sums(m):
@@ -124,12 +151,14 @@ def _zero_sums(m):
 
 
 def train_group(group, config, device_data, group_dir, *, progress=True, log=print,
-                on_epoch=None):
+                on_epoch=None, probe=None):
   """Trains every (point, seed) of `group`; returns one record per model.
 
-  Checkpoints go to `group_dir/checkpoints` at each epoch end and every
-  `config.checkpoint_every_secs` inside an epoch; an existing checkpoint is resumed.
+  Checkpoints go to `group_dir/checkpoints` every `config.checkpoint_every_secs` (checked after
+  each call of the step program) and after the last epoch; an existing checkpoint is resumed.
   `on_epoch(epoch, row)` receives each epoch's metrics (arrays over the group's models).
+  `probe(model, state, train_images, train_labels) -> {name: scalar}`, if given, measures one
+  model at each epoch end (vmapped over the group); its values join the history by name.
   """
   seeds = group.seeds
   seed_arr, rates, opt_hp = _model_hparams(group, seeds)
@@ -140,12 +169,18 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   n = int(labels.shape[0])
   steps_per_epoch = n // batch_size
   epochs = config.train.epochs
-  init, group_step, group_eval, permutations = programs(
-      model, tuple(sorted(group.config.optimizer.items())), batch_size)
+  init, group_step, group_steps, group_eval, permutations, group_probe = programs(
+      model, tuple(sorted(group.config.optimizer.items())), batch_size, probe)
+  chunk = steps_per_call(config, group.config.model.name, steps_per_epoch)
 
   keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
 
   names = _metric_names()
+  if group_probe is not None:
+    names += list(jax.eval_shape(
+        lambda: jax.vmap(functools.partial(probe, model), in_axes=(0, None, None))(
+            init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
+                 images[:1]), images, labels)))
   carry = {
       'states': init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
                      images[:1]),
@@ -165,6 +200,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
                   desc=f'{group.name} ({m} models)', disable=not progress, unit='step',
                   dynamic_ncols=True, leave=False)
   last_save = time.monotonic()
+  saved = (epoch, start)
   t0 = time.monotonic()
   done = start
 
@@ -172,32 +208,45 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
     return {'states': states, 'sums': sums, 'history': carry['history'],
             'position': np.array([ep, st], np.int64)}
 
+  def save(ep, st):
+    nonlocal last_save, saved
+    checkpoints.save(mngr, ep * steps_per_epoch + st, snapshot(ep, st))
+    last_save, saved = time.monotonic(), (ep, st)
+
   try:
     while epoch < epochs:
       perms = permutations(keys, epoch, n)
-      for i in range(start, steps_per_epoch):
-        states, sums = group_step(states, sums, perms, i, keys, images, labels)
-        done = i + 1
-        if done % 10 == 0 or done == steps_per_epoch:
+      i = start
+      while i < steps_per_epoch:
+        if chunk == 1:
+          states, sums = group_step(states, sums, perms, i, keys, images, labels)
+          i += 1
+        else:
+          count = min(chunk, steps_per_epoch - i)
+          states, sums = group_steps(states, sums, perms, count, i, keys, images, labels)
+          i += count
+        done = i
+        if chunk > 1 or done % 10 == 0 or done == steps_per_epoch:
           jax.block_until_ready(sums['count'])
           bar.update(epoch * steps_per_epoch + done - bar.n)
           if time.monotonic() - last_save > config.checkpoint_every_secs and done < steps_per_epoch:
-            checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
-            last_save = time.monotonic()
+            save(epoch, done)
       row = _epoch_metrics(group_eval, states, sums, device_data['eval'], m)
+      if group_probe is not None:
+        row.update(jax.device_get(group_probe(states, images, labels)))
       for k, v in row.items():
         carry['history'][k][epoch] = v
-      epoch, start = epoch + 1, 0
-      sums = _zero_sums(m)
-      checkpoints.save(mngr, epoch * steps_per_epoch, snapshot(epoch, 0))
-      last_save = time.monotonic()
+      zeros = _zero_sums(m)
+      epoch, start, done, sums = epoch + 1, 0, 0, zeros
+      if epoch == epochs or time.monotonic() - last_save > config.checkpoint_every_secs:
+        save(epoch, 0)
       log(f'{group.name}: epoch {epoch}/{epochs} ' + _summary(row))
       if on_epoch:
         on_epoch(epoch, row)
   except KeyboardInterrupt:
-    if start < done < steps_per_epoch:
+    if done < steps_per_epoch and (epoch, done) != saved:
       try:  # states may be mid-donation if the interrupt hit inside a step; then keep the last save
-        checkpoints.save(mngr, epoch * steps_per_epoch + done, snapshot(epoch, done))
+        save(epoch, done)
       except Exception:  # pylint: disable=broad-except
         log(f'{group.name}: could not save on interrupt; resuming from the last checkpoint.')
     raise

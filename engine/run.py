@@ -154,7 +154,8 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
                                            config.train.eval_batch_size)
         with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
           group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
-                                           on_epoch=on_epoch)
+                                           on_epoch=on_epoch,
+                                           probe=getattr(experiment, 'probe', None))
         result = {'records': group_records, 'points': [sweep.label(p) for p in group.points],
                   'seeds': list(group.seeds)}
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))

@@ -46,7 +46,8 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
       batch_norm=False, dropout_after_conv=True, dropout_after_dense=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
   c.train = ml_collections.ConfigDict(dict(
-      epochs=1, batch_size=128, eval_batch_size=1000, eval_train_size=10000))
+      epochs=1, batch_size=128, eval_batch_size=1000, eval_train_size=10000,
+      steps_per_call=-1))  # steps per program call; -1: the backend's best (engine/loop.py)
   c.sweep = ml_collections.ConfigDict()
   c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=tuple(sorted(ASSIGNMENT))))
   c.seeds = 3

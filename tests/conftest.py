@@ -38,7 +38,7 @@ def tiny_config(**sweep):
       init_scale=1.0, batch_norm=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
   c.train = ml_collections.ConfigDict(dict(
-      epochs=2, batch_size=64, eval_batch_size=256, eval_train_size=512))
+      epochs=2, batch_size=64, eval_batch_size=256, eval_train_size=512, steps_per_call=-1))
   c.sweep = ml_collections.ConfigDict()
   c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=(0.0, 0.5)))
   for key, values in sweep.items():

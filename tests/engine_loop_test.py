@@ -1,4 +1,5 @@
 """The group loop: vmapped sweeps equal points trained alone; resume equals uninterrupted; NaN."""
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -54,15 +55,17 @@ class _Killed(Exception):
   pass
 
 
+@pytest.mark.parametrize('chunk,saves', [(1, [10, 16, 26]), (5, [5, 10, 15, 16, 21, 26])])
 def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, tmp_path,
-                                                                  monkeypatch):
+                                                                  monkeypatch, chunk, saves):
   c = tiny_config()
   c.train.epochs = 3
+  c.train.steps_per_call = chunk
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
   straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
 
-  c.checkpoint_every_secs = 0.0  # checkpoint at every progress sync (every 10 steps)
+  c.checkpoint_every_secs = 0.0  # checkpoint at every progress sync (10 steps, or each call)
   real_save = checkpoints.save
   saved = []
 
@@ -76,7 +79,7 @@ def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, 
   with pytest.raises(_Killed):
     loop.train_group(group, c, dev, str(tmp_path / 'killed'), progress=False)
   monkeypatch.setattr(checkpoints, 'save', real_save)
-  assert saved == [10, 16, 26]
+  assert saved == saves
   logs = []
   resumed = loop.train_group(group, c, dev, str(tmp_path / 'killed'), progress=False,
                              log=logs.append)
@@ -97,9 +100,14 @@ def test_a_diverging_point_is_recorded_and_the_others_go_on(mnist_small, tmp_pat
   assert by_lr[0.1]['final']['test_accuracy'] > 0.5
 
 
+@pytest.mark.parametrize('chunk,calls_before,position', [(1, 13, 'epoch 0, step 13'),
+                                                          (5, 5, 'epoch 1, step 5')])
 def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp_path,
-                                                                monkeypatch):
+                                                                monkeypatch, chunk, calls_before,
+                                                                position):
+  """Interrupted after `calls_before` calls of the step program: one step each, or 5 (16/epoch)."""
   c = tiny_config()
+  c.train.steps_per_call = chunk
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
   straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
@@ -107,14 +115,16 @@ def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp
   calls = []
 
   def interrupting_programs(*args):
-    init, step, evaluate, perms = real_programs(*args)
+    init, step, steps, evaluate, perms, probe = real_programs(*args)
 
-    def step_or_interrupt(*a):
-      calls.append(1)
-      if len(calls) == 14:  # step index 13: not a multiple of the 10-step progress sync
-        raise KeyboardInterrupt
-      return step(*a)
-    return init, step_or_interrupt, evaluate, perms
+    def interrupt_after(fn):
+      def call(*a):
+        calls.append(1)
+        if len(calls) == calls_before + 1:
+          raise KeyboardInterrupt
+        return fn(*a)
+      return call
+    return init, interrupt_after(step), interrupt_after(steps), evaluate, perms, probe
 
   monkeypatch.setattr(loop, 'programs', interrupting_programs)
   with pytest.raises(KeyboardInterrupt):
@@ -122,5 +132,35 @@ def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp
   monkeypatch.setattr(loop, 'programs', real_programs)
   logs = []
   resumed = loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False, log=logs.append)
-  assert any('epoch 0, step 13' in m for m in logs)
+  assert any(position in m for m in logs)
   _assert_same(_by_key(straight), _by_key(resumed), n_eval=256, exact=True)
+
+
+def test_a_whole_epoch_per_call_equals_one_step_per_call(mnist_small, tmp_path):
+  """The scanned epoch is the same computation as the step loop, only dispatched once."""
+  c = tiny_config()
+  dev = _device(mnist_small, c)
+  [group] = sweep.groups(c)
+  assert loop.steps_per_call(c, 'mlp', 16) == 16  # auto on CPU: the whole epoch for an MLP
+  assert loop.steps_per_call(c, 'cnn', 16) == 1
+  c.train.steps_per_call = 1
+  stepped = loop.train_group(group, c, dev, str(tmp_path / 'a'), progress=False)
+  c.train.steps_per_call = 16
+  scanned = loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
+  _assert_same(_by_key(stepped), _by_key(scanned), n_eval=256)
+
+
+def test_a_probe_measures_each_model_at_each_epoch_end(mnist_small, tmp_path):
+  def probe(model, state, images, labels):
+    del model, images
+    return {'first_bias_norm': jnp.linalg.norm(state.params['Dense_0']['bias']),
+            'label_count': jnp.asarray(labels.shape[0], jnp.float32)}
+
+  c = tiny_config()
+  [group] = sweep.groups(c)
+  records = loop.train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False,
+                             probe=probe)
+  for r in records:
+    norms = r['history']['first_bias_norm']
+    assert len(norms) == 2 and norms[0] > 0 and norms[1] != norms[0]
+    assert r['history']['label_count'] == [1024.0, 1024.0]
