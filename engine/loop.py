@@ -150,6 +150,21 @@ def _zero_sums(m):
   return {k: jnp.zeros((m,), jnp.float32) for k in ('loss_sum', 'correct', 'count')}
 
 
+def start_group(group, config, images, probe=None):
+  """What a group's training starts from: (model, programs, keys, initial states).
+
+  Shared by `train_group` and the benchmark suite (bench/), so both run the same compiled step.
+  """
+  seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
+  model = build_model(group.config.model)
+  progs = programs(model, tuple(sorted(group.config.optimizer.items())),
+                   config.train.batch_size, probe)
+  keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
+  states = progs[0](keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
+                    images[:1])
+  return model, progs, keys, states
+
+
 def train_group(group, config, device_data, group_dir, *, progress=True, log=print,
                 on_epoch=None, probe=None):
   """Trains every (point, seed) of `group`; returns one record per model.
@@ -161,29 +176,21 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   model at each epoch end (vmapped over the group); its values join the history by name.
   """
   seeds = group.seeds
-  seed_arr, rates, opt_hp = _model_hparams(group, seeds)
-  m = len(seed_arr)
-  model = build_model(group.config.model)
+  m = len(seeds) * len(group.points)
   batch_size = config.train.batch_size
   images, labels = device_data['train']
   n = int(labels.shape[0])
   steps_per_epoch = n // batch_size
   epochs = config.train.epochs
-  init, group_step, group_steps, group_eval, permutations, group_probe = programs(
-      model, tuple(sorted(group.config.optimizer.items())), batch_size, probe)
+  _, progs, keys, states = start_group(group, config, images, probe)
+  _, group_step, group_steps, group_eval, permutations, group_probe = progs
   chunk = steps_per_call(config, group.config.model.name, steps_per_epoch)
-
-  keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
 
   names = _metric_names()
   if group_probe is not None:
-    names += list(jax.eval_shape(
-        lambda: jax.vmap(functools.partial(probe, model), in_axes=(0, None, None))(
-            init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
-                 images[:1]), images, labels)))
+    names += list(jax.eval_shape(group_probe, states, images, labels))
   carry = {
-      'states': init(keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
-                     images[:1]),
+      'states': states,
       'sums': _zero_sums(m),
       'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
       'position': np.zeros((2,), np.int64),

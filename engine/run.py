@@ -124,8 +124,18 @@ def models_per_program(config) -> int:
 
 
 def run(experiment, config, workdir: str, *, progress: bool = True, command: str | None = None):
-  """Trains what is not finished yet, then writes results.json, report.md, plots; returns results."""
+  """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
+
+  Two optional hooks of an experiment module:
+    measure(config, workdir) -> dict: the finding computes instead of training; the dict gives
+      the results' 'seeds', 'dataset', 'records' and 'train_seconds' plus anything the verdict
+      reads, and replaces the training loop.
+    analyze(results, workdir) -> dict: after training, before the verdict (e.g. a confusion
+      matrix from the checkpoints); stored as results['analysis'].
+  """
   name = experiment.NAME
+  if hasattr(experiment, 'measure'):
+    return _measure(experiment, config, workdir, command)
   groups = sweep.groups(config, models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
@@ -179,18 +189,38 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
       'records': records,
       'train_seconds': train_seconds,
   }
+  if hasattr(experiment, 'analyze'):
+    results['analysis'] = experiment.analyze(results, workdir)
+  verdict = _finish(experiment, results, workdir, command)
+  _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
+          started=started, finished=time.time(), outcome=verdict.outcome)
+  return results
+
+
+def _measure(experiment, config, workdir, command):
+  prepare_workdir(workdir, experiment.NAME, config)
+  started = time.time()
+  _status(workdir, state='running', started=started)
+  results = {'experiment': experiment.NAME, 'config': json.loads(config.to_json(sort_keys=True)),
+             **experiment.measure(config, workdir)}
+  verdict = _finish(experiment, results, workdir, command)
+  _status(workdir, state='finished', started=started, finished=time.time(),
+          outcome=verdict.outcome)
+  return results
+
+
+def _finish(experiment, results, workdir, command):
+  """The verdict, plots, results.json, metrics.jsonl, report.md and the terminal summary."""
   verdict = experiment.verdict(results)
   results['verdict'] = verdict.to_json()
   plots = experiment.plot(results, workdir) if hasattr(experiment, 'plot') else []
   files.write_json(os.path.join(workdir, 'results.json'), results)
-  files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(records))
+  files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(results['records']))
   command = command or 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-  report.write(workdir, name=name, doc=experiment.__doc__ or '', verdict=verdict, results=results,
-               plots=plots, command=command)
-  _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
-          started=started, finished=time.time(), outcome=verdict.outcome)
-  _print_summary(name, verdict, workdir, dataset)
-  return results
+  report.write(workdir, name=experiment.NAME, doc=experiment.__doc__ or '', verdict=verdict,
+               results=results, plots=plots, command=command)
+  _print_summary(experiment.NAME, verdict, workdir, results['dataset'])
+  return verdict
 
 
 def _metric_rows(records):
@@ -205,9 +235,9 @@ def _metric_rows(records):
 
 def _print_summary(name, verdict, workdir, dataset):
   print()
-  if dataset.standin:
+  if dataset['standin']:
     print('!' * 78)
-    print('WARNING: real data not found; trained on the embedded stand-in: ' + dataset.source)
+    print('WARNING: real data not found; trained on the embedded stand-in: ' + dataset['source'])
     print('!' * 78)
   print(report.text_table(verdict.table))
   print()
