@@ -19,6 +19,10 @@ import time
 from typing import Callable
 
 _TICK = os.sysconf('SC_CLK_TCK')
+# Seconds each round may wait for a quiet machine; the suite's --quiet_wait sets it.
+QUIET_WAIT = 10.0
+# Extra rounds tried (as a multiple of `rounds`) when others were busy; 1 = never retry.
+RETRY_FACTOR = 3
 
 
 def _cpu_counters() -> tuple[float, float]:
@@ -43,6 +47,11 @@ class _Meter:
     busy, own = _cpu_counters()
     dt = time.perf_counter() - self.t
     return max(0.0, ((busy - self.busy) - (own - self.own)) / max(dt, 1e-9))
+
+
+def meter() -> _Meter:
+  """Starts counting the cores other processes use; read with `.other_cores()`."""
+  return _Meter()
 
 
 def other_load(window: float = 0.5) -> float:
@@ -74,7 +83,7 @@ def rate(fn: Callable[[], int], min_time: float = 0.5) -> tuple[float, float]:
 
 def interleave(fns: dict[str, Callable[[], int]], rounds: int = 5,
                min_time: float = 0.5, warmup: int = 1, max_other: float = 0.3,
-               max_rounds: int | None = None, quiet_wait: float = 10.0,
+               max_rounds: int | None = None, quiet_wait: float | None = None,
                ) -> dict[str, dict]:
   """Median items/s of each fn over `rounds` clean round-robin rounds.
 
@@ -83,7 +92,8 @@ def interleave(fns: dict[str, Callable[[], int]], rounds: int = 5,
   least-contended rounds are used and 'clean' is False.  Each fn must be
   compiled/warm already or tolerate `warmup` calls.
   """
-  max_rounds = max_rounds or 3 * rounds
+  max_rounds = max_rounds or RETRY_FACTOR * rounds
+  quiet_wait = QUIET_WAIT if quiet_wait is None else quiet_wait
   for fn in fns.values():
     for _ in range(warmup):
       fn()

@@ -41,6 +41,7 @@ def test_list_names_every_finding(shared_datasets, tmp_path):
     (['--experiment=dropout_sweep', '--config.sweep.model.dropout_rate=(0.0,1.0)'], 'outside [0, 1)'),
     (['--experiment=dropout_sweep', '--quick', '--config.train.batch_size=100000'],
      'larger than the training set'),
+    (['--experiment=all', '--config.seeds=2'], 'takes no --config.* overrides'),
 ])
 def test_bad_input_is_one_clear_message_and_a_nonzero_exit(shared_datasets, tmp_path, args, message):
   out = _launch(args, _env(shared_datasets, tmp_path))
