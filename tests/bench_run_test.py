@@ -18,9 +18,10 @@ def test_the_mlp_workload_is_the_engines_scanned_epoch():
   fn, info = run.engine_trainer('mlp', x, y)
   assert info['steps_per_call'] == 10  # the whole epoch (320 / 32) in one program call
   assert fn() == 320
-  # 784-100-10: forward 2*(784*100 + 100*10) FLOPs per sample; a train step is about 3x that.
+  # 784-100-10: forward 2*(784*100 + 100*10) FLOPs per sample; a train step is 2-3x that (the
+  # first layer needs no input gradient).
   forward = 2 * (784 * 100 + 100 * 10) * 32
-  assert 2.5 * forward < info['flops_per_step'] < 4.5 * forward
+  assert 2.0 * forward < info['flops_per_step'] < 3.5 * forward
 
 
 def test_the_cnn_workload_is_one_engine_step_per_call_on_cpu():
