@@ -144,7 +144,7 @@ def bench_mlp(roof, rounds):
   ds = mnist(validation_size=0)
   x, y = ds.train_x, ds.train_y
   assert len(y) == 60000, len(y)
-  run, info = engine_trainer('mlp', x, y)
+  run, info = engine_trainer('mlp', x, y, dropout_rate=0.0)  # the peer has no dropout either
   peer = torch_peers.make_step('mlp', x, y, batch=32, steps_per_call=len(y) // 32)
   res = timing.interleave({'jax': run, 'torch': peer}, rounds=rounds, min_time=0.0)
   row = _row('1. MLP 784-100-10 epoch (60k, batch 32, Adam)', res['jax'], res['torch'], info, roof)

@@ -13,8 +13,12 @@ def _variables(state: TrainState, params=None):
   return variables
 
 
-def make_train_step(model, tx):
-  """Returns `train_step(state, batch, rng) -> (state, metrics)` with sums over the batch."""
+def make_train_step(model, tx, dropout: bool = True):
+  """Returns `train_step(state, batch, rng) -> (state, metrics)` with sums over the batch.
+
+  With `dropout` False the model gets a constant rate 0, so no dropout masks are drawn: the
+  same values, without drawing a random mask per step (threefry is slow on CPU).
+  """
 
   def train_step(state: TrainState, batch, rng):
     images, labels = batch
@@ -22,7 +26,8 @@ def make_train_step(model, tx):
     def loss_fn(params):
       mutable = ['batch_stats'] if state.batch_stats else False
       out = model.apply(_variables(state, params), images, train=True,
-                        dropout_rate=state.dropout_rate, rngs={'dropout': rng}, mutable=mutable)
+                        dropout_rate=state.dropout_rate if dropout else 0.0,
+                        rngs={'dropout': rng}, mutable=mutable)
       logits, updates = out if mutable else (out, {})
       losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
       return losses.mean(), (logits, updates)

@@ -15,7 +15,7 @@ class Dropout(nn.Module):
 
   @nn.compact
   def __call__(self, x, rate, *, deterministic: bool):
-    if deterministic:
+    if deterministic or (isinstance(rate, (int, float)) and rate == 0):
       return x
     rate = jnp.asarray(rate, dtype=jnp.float32)
     keep = 1.0 - rate
