@@ -40,3 +40,19 @@ def test_learning_rate_lives_in_the_optimizer_state():
   tx = optimizers.make({'name': 'adam', 'learning_rate': 1e-3}, learning_rate=jnp.float32(0.5))
   opt_state = tx.init({'w': jnp.zeros(3)})
   assert float(opt_state.hyperparams['learning_rate']) == 0.5
+
+
+def test_a_step_without_dropout_equals_one_at_rate_zero_and_draws_no_mask(mnist_small):
+  model = nets.build('mlp', hidden=(16,))
+  tx = optimizers.make({'name': 'adam', 'learning_rate': 1e-3})
+  x, y = jnp.asarray(mnist_small.train_x[:32]), jnp.asarray(mnist_small.train_y[:32])
+  state = state_lib.create(model, tx, jax.random.PRNGKey(0), x[:1], 0.0)
+  with_masks = steps.make_train_step(model, tx, dropout=True)
+  without = steps.make_train_step(model, tx, dropout=False)
+  a, ma = jax.jit(with_masks)(state, (x, y), jax.random.PRNGKey(1))
+  b, mb = jax.jit(without)(state, (x, y), jax.random.PRNGKey(1))
+  jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
+  assert ma['loss_sum'] == mb['loss_sum']
+  count_rng = lambda f: str(jax.make_jaxpr(f)(state, (x, y), jax.random.PRNGKey(1))).count(
+      'random_bits')
+  assert count_rng(with_masks) > 0 and count_rng(without) == 0
