@@ -179,22 +179,44 @@ def bench_step(workload, roof, rounds, bf16):
   return rows
 
 
+def _peak_rss_mb(pid):
+  """The process's resident-set high-water mark (VmHWM), or 0 once it is gone."""
+  try:
+    with open(f'/proc/{pid}/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) / 1024
+  except OSError:
+    pass
+  return 0.0
+
+
 def _child_rusage(cmd, env):
-  """Runs `cmd`; returns (wall seconds, peak RSS in MB, stdout, cores others used meanwhile)."""
+  """Runs `cmd`; returns (wall seconds, peak RSS in MB, stdout, cores others used meanwhile).
+
+  The peak is the child's own VmHWM, polled while it runs: wait4's ru_maxrss would report at
+  least this (large) process's RSS, which the child inherits at fork.
+  """
   timing.wait_quiet(max_wait=timing.QUIET_WAIT)
+  children_cpu = lambda: sum(resource.getrusage(resource.RUSAGE_CHILDREN)[:2])
+  cpu0 = children_cpu()
   load = timing.meter()
   t0 = time.perf_counter()
-  proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
-  out = proc.stdout.read()
-  _, status, usage = os.wait4(proc.pid, 0)
-  proc.returncode = os.waitstatus_to_exitcode(status)
-  wall = time.perf_counter() - t0
+  with tempfile.TemporaryFile('w+') as out_file:
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out_file, stderr=subprocess.STDOUT,
+                            text=True)
+    peak = 0.0
+    while proc.poll() is None:
+      peak = max(peak, _peak_rss_mb(proc.pid))
+      time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    child_cpu = children_cpu() - cpu0
+    out_file.seek(0)
+    out = out_file.read()
   if proc.returncode != 0:
     raise RuntimeError(f'{" ".join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}')
-  # Our own rusage does not include the child's, so the child's CPU counts as "others": subtract.
-  child_cores = (usage.ru_utime + usage.ru_stime) / wall
-  return wall, usage.ru_maxrss / 1024, out, max(0.0, load.other_cores() - child_cores)
+  # Our own rusage leaves out the child's, so its CPU shows up as "others": subtract it.
+  return wall, peak, out, max(0.0, load.other_cores() - child_cpu / wall)
 
 
 def bench_sweep(seeds=1, train_subset=0):

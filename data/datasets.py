@@ -1,7 +1,8 @@
 """The public entry point: `load(name)` gives in-memory train/val/test splits.
 
-The image datasets here fit in memory many times over, so splits are plain
-NumPy arrays that experiments batch and shuffle themselves.
+The datasets here (images, generated 2-D points) fit in memory many times
+over, so splits are plain NumPy arrays that experiments batch and shuffle
+themselves.
 """
 
 import dataclasses
@@ -11,16 +12,18 @@ import numpy as np
 
 from data import digits
 from data import sources
+from data import blobs
+from data import toy2d
 from data.errors import DataError
 from data.errors import DataNotFoundError
 
-NAMES = (*sources.NAMES, 'digits')
+NAMES = (*sources.NAMES, 'digits', *toy2d.NAMES, blobs.NAME)
 MAX_VALIDATION_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-  """Images float32 in [0, 1], shaped (N, 28, 28, 1); labels int32.
+  """Images float32 in [0, 1], shaped (N, 28, 28, 1), or 2-D points (N, 2); labels int32.
 
   `standin` is True when the digits stand-in replaced the requested dataset
   (`name` stays the requested one), so every report can say so.
@@ -35,11 +38,12 @@ class Dataset:
   name: str
   source: str
   standin: bool
+  kind: str = 'images of 28x28x1'
 
   def describe(self) -> str:
     """One line for logs and reports."""
     return (f'{self.name}: {len(self.train_x)} train / {len(self.val_x)} val / '
-            f'{len(self.test_x)} test images of 28x28x1, {self.num_classes} '
+            f'{len(self.test_x)} test {self.kind}, {self.num_classes} '
             f'classes, from {self.source}')
 
 
@@ -88,8 +92,9 @@ def _standin_for(name, reason):
 def load(name: str, *, data_dir: str | None = None,
          validation_size: int = 5000, train_subset: int | None = None,
          test_subset: int | None = None, seed: int = 0, download: bool = True,
-         allow_standin: bool = False) -> Dataset:
-  """Loads 'mnist', 'fashion_mnist' or 'digits' with a held-out validation set.
+         allow_standin: bool = False, num_samples: int = 500, noise: float = 0.0,
+         train_fraction: float = 0.5) -> Dataset:
+  """Loads 'mnist', 'fashion_mnist', 'digits' or a 2-D problem, with a validation set.
 
   The validation set is the first `validation_size` images of the training
   set permuted by `np.random.default_rng(seed)`; training keeps the rest, so
@@ -98,12 +103,25 @@ def load(name: str, *, data_dir: str | None = None,
   `train_subset` and `test_subset` take seeded class-stratified subsets for
   quick runs. Where the data is looked for is described in `data.sources`;
   with `allow_standin`, a dataset found nowhere is replaced by the digits,
-  loudly. Raises DataError for any problem, with the fix in its message.
+  loudly. The 2-D problems (`data.toy2d`) generate `num_samples` points with
+  `noise` from `seed`, split `train_fraction` of them into train and the rest
+  into test, and draw `validation_size` fresh points for validation; the
+  logic gates hold their four points in every split.
+  Raises DataError for any problem, with the fix in its message.
   """
   if name not in NAMES:
     raise DataError(f'Unknown dataset {name!r}; known datasets are '
                     f'{", ".join(NAMES)}.')
   _check_sizes(validation_size, train_subset, test_subset)
+  if name == blobs.NAME:
+    return _load_blobs(num_samples=num_samples, train_fraction=train_fraction,
+                       validation_size=validation_size, seed=seed)
+  if name in toy2d.NAMES:
+    return _load_toy2d(name, num_samples=num_samples, noise=noise,
+                       train_fraction=train_fraction,
+                       validation_size=validation_size,
+                       train_subset=train_subset, test_subset=test_subset,
+                       seed=seed)
   standin = False
   if name == 'digits':
     found = digits.load_digits_28x28()
@@ -148,3 +166,45 @@ def load(name: str, *, data_dir: str | None = None,
       name=name,
       source=source,
       standin=standin)
+
+
+def _load_toy2d(name, *, num_samples, noise, train_fraction, validation_size,
+                train_subset, test_subset, seed):
+  if name in toy2d.GATES:
+    x, y = toy2d.gate(name)
+    return Dataset(x, y, x, y, x, y, num_classes=2, name=name,
+                   source=f'the truth table of {name} (all four inputs in every split)',
+                   standin=False, kind='2-D points')
+  if not 0.0 <= noise <= toy2d.MAX_NOISE:
+    raise DataError(f'noise={noise!r} is outside [0, {toy2d.MAX_NOISE}] (the '
+                    "playground's 0-50% slider); pass e.g. noise=0.1.")
+  train = int(round(num_samples * train_fraction))
+  if not 0.0 < train_fraction < 1.0 or train < 2 or num_samples - train < 2:
+    raise DataError(
+        f'num_samples={num_samples!r} with train_fraction={train_fraction!r} '
+        'leaves fewer than 2 points for train or test; pass e.g. '
+        'num_samples=500 and train_fraction=0.5.')
+  train_x, train_y, val_x, val_y, test_x, test_y = toy2d.splits(
+      name, num_samples=num_samples, noise=noise, train_fraction=train_fraction,
+      validation_size=validation_size, seed=seed)
+  return Dataset(
+      train_x[:train_subset], train_y[:train_subset], val_x, val_y,
+      test_x[:test_subset], test_y[:test_subset], num_classes=2, name=name,
+      source=f"generated (TensorFlow Playground's {name}, noise {noise:g}, "
+      f'seed {seed})', standin=False, kind='2-D points')
+
+
+def _load_blobs(*, num_samples, train_fraction, validation_size, seed):
+  """Three gaussian blobs (`data.blobs`), split like the 2-D problems."""
+  if not 0.0 < train_fraction < 1.0 or min(num_samples * train_fraction,
+                                           num_samples * (1 - train_fraction)) < 2:
+    raise DataError(
+        f'num_samples={num_samples!r} with train_fraction={train_fraction!r} '
+        'leaves fewer than 2 points for train or test; pass e.g. '
+        'num_samples=1000 and train_fraction=0.5.')
+  return Dataset(
+      *blobs.splits(num_samples=num_samples, train_fraction=train_fraction,
+                    validation_size=validation_size, seed=seed),
+      num_classes=blobs.NUM_CLASSES, name=blobs.NAME,
+      source=f'generated (scikit-learn make_blobs, 3 centers, std '
+      f'{blobs.CLUSTER_STD:g}, seed {seed})', standin=False, kind='2-D points')

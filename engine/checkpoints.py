@@ -1,6 +1,7 @@
 """Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position."""
 import os
 
+import jax
 import orbax.checkpoint as ocp
 
 
@@ -23,3 +24,24 @@ def restore_latest(mngr: ocp.CheckpointManager, target):
   if step is None:
     return None, target
   return step, mngr.restore(step, args=ocp.args.StandardRestore(target))
+
+
+def restore_variables(directory: str, index: int = 0) -> dict:
+  """The linen variables of model `index` of a group, from the newest checkpoint in `directory`.
+
+  For using a trained model after its run (evaluation, classifying new images); restored without
+  a target, so no model or optimizer needs to be built first.
+  """
+  directory = os.path.abspath(directory)
+  if not os.path.isdir(directory):
+    raise FileNotFoundError(f'no checkpoints in {directory}')
+  with ocp.CheckpointManager(directory) as mngr:
+    step = mngr.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'no checkpoints in {directory}')
+    states = mngr.restore(step, args=ocp.args.StandardRestore())['states']
+  pick = lambda tree: jax.tree.map(lambda a: a[index], tree)
+  variables = {'params': pick(states['params'])}
+  if states.get('batch_stats'):
+    variables['batch_stats'] = pick(states['batch_stats'])
+  return variables

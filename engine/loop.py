@@ -4,6 +4,7 @@ Every random number is derived from (seed, epoch, step), never from the position
 the group or from how often the process restarted, so a group trained alone or together, in one
 go or resumed from a checkpoint, sees the same data order, dropout masks and initial weights.
 """
+import dataclasses
 import functools
 import os
 import time
@@ -14,11 +15,13 @@ import numpy as np
 import tqdm
 
 import nets
-from engine import checkpoints, optimizers, sweep
+from engine import checkpoints, early_stopping, optimizers, sweep
 from engine import state as state_lib
 from engine import steps as steps_lib
+from engine.errors import UserError
 
 EVAL_SPLITS = ('train', 'val', 'test')
+ORDERS = ('shuffled', 'sorted_by_label')
 _INIT, _SHUFFLE, _DROPOUT = 0, 1, 2
 
 
@@ -69,23 +72,77 @@ def _model_hparams(group, seeds):
 
 
 def _metric_names():
-  names = ['train_loss', 'train_running_accuracy']
+  names = ['train_running_loss', 'train_running_accuracy']
   for split in EVAL_SPLITS:
     names += [f'{split}_loss', f'{split}_accuracy']
   return names
 
 
+def train_options(config) -> tuple[str, int, int]:
+  """(order, passes_per_epoch, probe_every_steps) of `config.train`, checked; UserError if bad.
+
+  `order`: 'shuffled' (a fresh permutation each pass) or 'sorted_by_label' (each pass's
+  permutation stably sorted by label: all of class 0, then class 1, ...; the data-order
+  experiments). `passes_per_epoch`: passes over the training set per epoch, where an epoch is
+  what the loop evaluates, probes, logs and records once; many passes of tiny data otherwise
+  spend their time in per-epoch evaluation and dispatch. `probe_every_steps`: also run the
+  probe after every that many steps into the record's `trace` (0: at epoch ends only).
+  """
+  order = config.train.get('order', 'shuffled')
+  passes = config.train.get('passes_per_epoch', 1)
+  every = config.train.get('probe_every_steps', 0)
+  if order not in ORDERS:
+    raise UserError(f'--config.train.order={order!r} is not a data order; pick one of '
+                    f'{", ".join(ORDERS)}.')
+  if passes < 1 or every < 0:
+    raise UserError(f'--config.train.passes_per_epoch must be at least 1 and '
+                    f'--config.train.probe_every_steps at least 0; got {passes} and {every}.')
+  return order, passes, every
+
+
+def epoch_steps(config, n: int) -> int:
+  """Steps per epoch: `passes_per_epoch` passes over `n` images, or `train.steps_per_epoch` if > 0.
+
+  An epoch shorter than a pass is evaluated and recorded like any other, so a finding can see
+  validation accuracy every few hundred steps (e.g. steps to reach a target); each short epoch
+  takes its batches from the front of its own fresh permutation, so no image repeats within it.
+  """
+  k = config.train.get('steps_per_epoch', 0)
+  if k < 0:
+    raise UserError(f'--config.train.steps_per_epoch must be 0 (whole passes) or positive; got {k}.')
+  full = n // config.train.batch_size * train_options(config)[1]
+  return min(k, full) if k else full
+
+
+def over_models(f, in_axes, single: bool):
+  """`jax.vmap(f, in_axes)`, or for a group of one model, `f` on that model with the axis kept.
+
+  A vmap of size 1 still batches every op (dots gain a batch dimension, convolutions become
+  grouped), which cost 10% of an MLP step on CPU; one-model groups are the norm for conv nets
+  there (`sweep_max_models`).
+  """
+  if not single:
+    return jax.vmap(f, in_axes=in_axes)
+
+  def one(*args):
+    args = [a if ax is None else jax.tree.map(lambda x: x[0], a) for a, ax in zip(args, in_axes)]
+    return jax.tree.map(lambda x: x[None], f(*args))
+  return one
+
+
 @functools.lru_cache(maxsize=16)
-def programs(model, opt_items: tuple, batch_size: int, probe=None):
-  """The jitted programs for a model, optimizer and batch size.
+def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffled', passes=1,
+             dropout=True, single=False):
+  """The jitted programs for a model, optimizer, batch size and data order.
 
   Returns (init, step, steps, eval, permutations, probe): `step` runs one step of every model
-  in the group, `steps` a run of them as one `lax.scan`. Cached, so groups of the same shape (a
-  capped sweep, a point trained alone) compile once.
+  in the group, `steps` a run of them as one `lax.scan`; `permutations` gives each model's
+  example order for an epoch of `passes` passes. Cached, so groups of the same shape (a capped
+  sweep, a point trained alone) compile once.
   """
   opt_config = dict(opt_items)
   tx = optimizers.make(opt_config)
-  train_step = steps_lib.make_train_step(model, tx)
+  train_step = steps_lib.make_train_step(model, tx, dropout)
   eval_step = steps_lib.make_eval_step(model)
 
   def one_step(state, idx, key, images, labels):
@@ -94,7 +151,7 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None):
 
   def step_body(states, sums, perms, i, keys, images, labels):
     idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
-    states, metrics = jax.vmap(one_step, in_axes=(0, 0, 0, None, None))(
+    states, metrics = over_models(one_step, (0, 0, 0, None, None), single)(
         states, idx, keys, images, labels)
     return states, jax.tree.map(jnp.add, sums, metrics)
 
@@ -109,15 +166,8 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None):
 
   @jax.jit
   def group_eval(states, sums, images, labels, mask):
-    metrics = jax.vmap(eval_step, in_axes=(0, None))(states, (images, labels, mask))
+    metrics = over_models(eval_step, (0, None), single)(states, (images, labels, mask))
     return jax.tree.map(jnp.add, sums, metrics)
-
-  @functools.partial(jax.jit, static_argnums=(2,))
-  def permutations(keys, epoch, n):
-    def perm(key):
-      key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE), epoch)
-      return jax.random.permutation(key, n).astype(jnp.int32)
-    return jax.vmap(perm)(keys)
 
   @jax.jit
   def init(keys, rates, opt_hp, sample_x):
@@ -130,7 +180,25 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None):
   if probe is not None:
     group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)))
 
+  permutations = _permutations(batch_size, order, passes)
   return init, group_step, group_steps, group_eval, permutations, group_probe
+
+
+@functools.lru_cache(maxsize=16)
+def _permutations(batch_size: int, order: str, passes: int):
+  """The example order of an epoch, per model; one program for every model of that batch size."""
+  @functools.partial(jax.jit, static_argnums=(2,))
+  def permutations(keys, epoch, n, labels=None):
+    """Pass p of `epoch` is pass `epoch * passes + p` overall; a partial last batch is dropped."""
+    def perm(key, p):
+      key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE), epoch * passes + p)
+      idx = jax.random.permutation(key, n).astype(jnp.int32)
+      if order == 'sorted_by_label':
+        idx = idx[jnp.argsort(labels[idx], stable=True)]
+      return idx[:n // batch_size * batch_size]
+    per_pass = jax.vmap(lambda key: jax.vmap(functools.partial(perm, key))(jnp.arange(passes)))
+    return per_pass(keys).reshape(keys.shape[0], -1)
+  return permutations
 
 
 def steps_per_call(config, model_name: str, steps_per_epoch: int) -> int:
@@ -157,8 +225,10 @@ def start_group(group, config, images, probe=None):
   """
   seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
   model = build_model(group.config.model)
+  order, passes, _ = train_options(group.config)  # the order may be a sweep axis
   progs = programs(model, tuple(sorted(group.config.optimizer.items())),
-                   config.train.batch_size, probe)
+                   config.train.batch_size, probe, order, passes, bool(np.any(rates != 0)),
+                   len(seed_arr) == 1)
   keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
   states = progs[0](keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
                     images[:1])
@@ -173,18 +243,26 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   each call of the step program) and after the last epoch; an existing checkpoint is resumed.
   `on_epoch(epoch, row)` receives each epoch's metrics (arrays over the group's models).
   `probe(model, state, train_images, train_labels) -> {name: scalar}`, if given, measures one
-  model at each epoch end (vmapped over the group); its values join the history by name.
+  model at each epoch end (vmapped over the group); its values join the history by name, and
+  with `config.train.probe_every_steps` also the record's `trace` (see `train_options`).
+  `config.early_stopping` (engine/early_stopping.py), if given, keeps each model's weights of its
+  best validation epoch up to its stop, evaluates them at the end into the record's
+  `early_stopping`, and with `stop_group` ends training once every model has stopped.
   """
   seeds = group.seeds
   m = len(seeds) * len(group.points)
   batch_size = config.train.batch_size
   images, labels = device_data['train']
   n = int(labels.shape[0])
-  steps_per_epoch = n // batch_size
+  every = train_options(config)[2]
+  steps_per_epoch = epoch_steps(config, n)
   epochs = config.train.epochs
   _, progs, keys, states = start_group(group, config, images, probe)
   _, group_step, group_steps, group_eval, permutations, group_probe = progs
   chunk = steps_per_call(config, group.config.model.name, steps_per_epoch)
+  every = every if group_probe is not None else 0
+  if every:
+    chunk = min(chunk, every)
 
   names = _metric_names()
   if group_probe is not None:
@@ -195,14 +273,22 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
       'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
       'position': np.zeros((2,), np.int64),
   }
+  if every:
+    carry['trace'] = {k: np.full((epochs * (steps_per_epoch // every), m), np.nan, np.float32)
+                      for k in names[len(_metric_names()):]}
+  stopper = early_stopping.from_config(config.get('early_stopping'))
+  if stopper and stopper.keep_best:
+    carry['best'] = jax.tree.map(jnp.copy, _weights(carry['states']))
   mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
   restored_step, carry = checkpoints.restore_latest(mngr, carry)
   carry['history'] = {k: np.asarray(v) for k, v in carry['history'].items()}
+  if every:
+    carry['trace'] = {k: np.asarray(v) for k, v in carry['trace'].items()}
   epoch, start = (int(x) for x in carry['position'])
   if restored_step is not None:
     log(f'{group.name}: resuming from checkpoint at epoch {epoch}, step {start}.')
 
-  states, sums = carry['states'], carry['sums']
+  states, sums, best = carry['states'], carry['sums'], carry.get('best')
   bar = tqdm.tqdm(total=epochs * steps_per_epoch, initial=epoch * steps_per_epoch + start,
                   desc=f'{group.name} ({m} models)', disable=not progress, unit='step',
                   dynamic_ncols=True, leave=False)
@@ -213,26 +299,39 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
 
   def snapshot(ep, st):
     return {'states': states, 'sums': sums, 'history': carry['history'],
-            'position': np.array([ep, st], np.int64)}
+            'position': np.array([ep, st], np.int64),
+            **({'best': best} if best is not None else {}),
+            **({'trace': carry['trace']} if every else {})}
+
+  def stopping(ep):
+    """(stop epochs, best epochs, whether the group is done) after `ep` epochs."""
+    so_far = {k: v[:ep] for k, v in carry['history'].items()}
+    stops, bests = early_stopping.evaluate(stopper, so_far)
+    return stops, bests, bool(ep and stopper.stop_group and (stops > 0).all())
 
   def save(ep, st):
     nonlocal last_save, saved
     checkpoints.save(mngr, ep * steps_per_epoch + st, snapshot(ep, st))
     last_save, saved = time.monotonic(), (ep, st)
 
+  stopped = stopper is not None and stopping(epoch)[2]
   try:
-    while epoch < epochs:
-      perms = permutations(keys, epoch, n)
+    while epoch < epochs and not stopped:
+      perms = permutations(keys, epoch, n, labels)
       i = start
       while i < steps_per_epoch:
         if chunk == 1:
           states, sums = group_step(states, sums, perms, i, keys, images, labels)
           i += 1
         else:
-          count = min(chunk, steps_per_epoch - i)
+          count = min(chunk, steps_per_epoch - i, every - i % every if every else chunk)
           states, sums = group_steps(states, sums, perms, count, i, keys, images, labels)
           i += count
         done = i
+        if every and done % every == 0:
+          row = jax.device_get(group_probe(states, images, labels))
+          for k, v in row.items():
+            carry['trace'][k][epoch * (steps_per_epoch // every) + done // every - 1] = v
         if chunk > 1 or done % 10 == 0 or done == steps_per_epoch:
           jax.block_until_ready(sums['count'])
           bar.update(epoch * steps_per_epoch + done - bar.n)
@@ -245,7 +344,11 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
         carry['history'][k][epoch] = v
       zeros = _zero_sums(m)
       epoch, start, done, sums = epoch + 1, 0, 0, zeros
-      if epoch == epochs or time.monotonic() - last_save > config.checkpoint_every_secs:
+      if stopper:
+        _, bests, stopped = stopping(epoch)
+        if best is not None:
+          best = _keep(best, _weights(states), jnp.asarray(bests == epoch))
+      if epoch == epochs or stopped or time.monotonic() - last_save > config.checkpoint_every_secs:
         save(epoch, 0)
       log(f'{group.name}: epoch {epoch}/{epochs} ' + _summary(row))
       if on_epoch:
@@ -260,13 +363,51 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   finally:
     bar.close()
     mngr.close()
-  return _records(group, seeds, carry['history'], time.monotonic() - t0)
+  records = _records(group, seeds, {k: v[:epoch] for k, v in carry['history'].items()},
+                     time.monotonic() - t0)
+  if stopper:
+    stops, bests, _ = stopping(epoch)
+    kept = None if best is None else _evaluate(
+        group_eval, states.replace(**best), device_data['eval'], m)
+    for j, r in enumerate(records):
+      r['early_stopping'] = {
+          **dataclasses.asdict(stopper), 'stop_epoch': int(stops[j]) or None,
+          'best_epoch': int(bests[j]),
+          'best': None if kept is None else {k: float(v[j]) for k, v in kept.items()}}
+  if every:
+    per_epoch = steps_per_epoch // every
+    rows = epoch * per_epoch
+    step = [r // per_epoch * steps_per_epoch + (r % per_epoch + 1) * every for r in range(rows)]
+    for j, r in enumerate(records):
+      r['trace'] = {'step': step, **{k: [None if not np.isfinite(x) else float(x)
+                                         for x in v[:rows, j]]
+                                     for k, v in carry['trace'].items()}}
+  return records
+
+
+def _weights(states):
+  return {'params': states.params, 'batch_stats': states.batch_stats}
+
+
+@jax.jit
+def _keep(best, weights, take):
+  """Each model's `weights` where `take` (this epoch is its best so far), else the kept ones."""
+  def pick(b, w):
+    return jnp.where(take.reshape((-1,) + (1,) * (b.ndim - 1)), w, b)
+  return jax.tree.map(pick, best, weights)
 
 
 def _epoch_metrics(group_eval, states, sums, eval_data, m):
   sums = jax.device_get(sums)
-  row = {'train_loss': sums['loss_sum'] / sums['count'],
+  row = {'train_running_loss': sums['loss_sum'] / sums['count'],
          'train_running_accuracy': sums['correct'] / sums['count']}
+  row.update(_evaluate(group_eval, states, eval_data, m))
+  return row
+
+
+def _evaluate(group_eval, states, eval_data, m):
+  """Loss and accuracy of every model on each eval split."""
+  row = {}
   for split in EVAL_SPLITS:
     xs, ys, masks = eval_data[split]
     acc = _zero_sums(m)
@@ -289,7 +430,7 @@ def _records(group, seeds, history, seconds):
     for s in seeds:
       hist = {k: [None if not np.isfinite(x) else float(x) for x in v[:, j]]
               for k, v in history.items()}
-      losses = history['train_loss'][:, j]
+      losses = history['train_running_loss'][:, j]
       bad = np.flatnonzero(~np.isfinite(losses))
       records.append({
           'point': p, 'label': sweep.label(p), 'seed': s, 'group': group.name,

@@ -11,7 +11,7 @@ from absl import logging
 
 import data
 import nets
-from engine import files, loop, optimizers, report, sweep, tensorboard
+from engine import early_stopping, files, loop, optimizers, report, sweep, tensorboard
 from engine.errors import UserError
 
 
@@ -72,6 +72,7 @@ def validate(config) -> None:
   for key, value in counts.items():
     if value < 1:
       raise UserError(f'--config.{key} must be at least 1; got {value}.')
+  loop.train_options(config)
   rates = [config.model.dropout_rate]
   points = sweep.points(config)
   rates += [p['model.dropout_rate'] for p in points if 'model.dropout_rate' in p]
@@ -80,6 +81,7 @@ def validate(config) -> None:
       raise UserError(f'Dropout rate {rate} is outside [0, 1): a rate is the probability of '
                       'dropping a unit, and 1.0 would drop every unit. Pass rates such as '
                       '--config.sweep.model.dropout_rate="(0.0,0.5,0.9)".')
+  early_stopping.from_config(config.get('early_stopping'))
 
 
 def _check_models(groups, dataset, batch_size):
@@ -104,10 +106,13 @@ def _status(workdir, **fields):
 
 
 def load_dataset(config):
+  """`data.load` with the config's dataset keys; a 2-D problem's generator keys pass through."""
   ds = config.dataset
+  toy = {k: ds[k] for k in ('num_samples', 'noise', 'train_fraction') if k in ds}
   return data.load(ds.name, data_dir=ds.data_dir or None, validation_size=ds.validation_size,
                    train_subset=ds.train_subset or None, test_subset=ds.test_subset or None,
-                   seed=ds.split_seed, download=ds.download, allow_standin=ds.allow_standin)
+                   seed=ds.split_seed, download=ds.download, allow_standin=ds.allow_standin,
+                   **toy)
 
 
 def models_per_program(config) -> int:

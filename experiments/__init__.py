@@ -6,6 +6,15 @@ from engine.errors import UserError
 
 NAMES = (
     'dropout_sweep',
+    'architectures',
+    'lenet_mnist',
+    'lr_decay',
+    'early_stopping',
+    'depth_vs_width',
+    'batchnorm',
+    'weight_init',
+    'data_order',
+    'xor',
 )
 
 

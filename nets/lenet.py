@@ -5,6 +5,7 @@ finding can show what a layer sees (`apply(..., mutable=['intermediates'])`).
 """
 import flax.linen as nn
 import jax.numpy as jnp
+import jax.numpy as jnp
 import numpy as np
 
 from nets import conv_ops, initializers
@@ -110,17 +111,20 @@ class CaffeLeNet(nn.Module):
   kernel_init: str = 'glorot_uniform'
   conv_impl: str = 'auto'
   pool_impl: str = 'auto'
+  dtype: str = 'float32'  # compute dtype; 'bfloat16' keeps float32 parameters and logits
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
     del train, dropout_rate  # no dropout or batch norm in this net
     kinit = initializers.get(self.kernel_init, 1.0)
+    dtype = jnp.dtype(self.dtype)
     pool_impl = conv_ops.default_impl('pool') if self.pool_impl == 'auto' else self.pool_impl
     for i, features in enumerate((20, 50), start=1):
-      x = conv_ops.Conv(features, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl)(x)
+      x = conv_ops.Conv(features, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl,
+                         dtype=dtype)(x)
       self.sow('intermediates', f'conv{i}', x)
       x = conv_ops.max_pool_2x2(x, pool_impl)
       self.sow('intermediates', f'pool{i}', x)
     x = x.reshape((x.shape[0], -1))
-    x = nn.relu(nn.Dense(500, kernel_init=kinit)(x))
-    return nn.Dense(self.num_classes, kernel_init=kinit)(x)
+    x = nn.relu(nn.Dense(500, kernel_init=kinit, dtype=dtype)(x))
+    return nn.Dense(self.num_classes, kernel_init=kinit, dtype=dtype)(x).astype(jnp.float32)

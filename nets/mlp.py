@@ -8,13 +8,18 @@ from nets.dropout import Dropout
 
 
 class MLP(nn.Module):
-  """Dense layers of `hidden` units, each followed by [batch norm], activation and dropout."""
+  """Dense layers of `hidden` units, each followed by [batch norm], activation and dropout.
+
+  `hidden=()` is a linear model (logistic regression). `dropout=False` leaves the dropout
+  layers out, for nets that never drop (the engine also skips masks when every rate is 0).
+  """
   hidden: Sequence[int] = (100,)
   num_classes: int = 10
   activation: str = 'relu'
   kernel_init: str = 'glorot_uniform'
   init_scale: float = 1.0
   batch_norm: bool = False
+  dropout: bool = True
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -26,5 +31,6 @@ class MLP(nn.Module):
       if self.batch_norm:
         x = nn.BatchNorm(use_running_average=not train)(x)
       x = act(x)
-      x = Dropout()(x, dropout_rate, deterministic=not train)
+      if self.dropout:
+        x = Dropout()(x, dropout_rate, deterministic=not train)
     return nn.Dense(self.num_classes, kernel_init=kinit)(x)

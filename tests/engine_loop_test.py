@@ -1,4 +1,5 @@
 """The group loop: vmapped sweeps equal points trained alone; resume equals uninterrupted; NaN."""
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -164,3 +165,118 @@ def test_a_probe_measures_each_model_at_each_epoch_end(mnist_small, tmp_path):
     norms = r['history']['first_bias_norm']
     assert len(norms) == 2 and norms[0] > 0 and norms[1] != norms[0]
     assert r['history']['label_count'] == [1024.0, 1024.0]
+
+
+def _toy_config(**train):
+  """A 2-D circle problem small enough to compile and train in a second or two."""
+  import ml_collections
+  c = tiny_config()
+  c.dataset = ml_collections.ConfigDict(dict(
+      name='circle', num_samples=200, noise=0.0, train_fraction=0.5, validation_size=20,
+      data_dir='', train_subset=0, test_subset=0, split_seed=0, download=False,
+      allow_standin=False))
+  c.model.update(dict(hidden=(4,), num_classes=2, dropout=False))
+  c.train.update(dict(epochs=2, batch_size=10, eval_batch_size=100, eval_train_size=0))
+  c.train.update(train)
+  c.sweep.model.dropout_rate = (0.0,)
+  return c
+
+
+def _toy_device(c):
+  from engine import run
+  return _device(run.load_dataset(c), c)
+
+
+def test_passes_per_epoch_train_like_that_many_epochs(tmp_path):
+  one = _toy_config(epochs=2, passes_per_epoch=1)
+  two = _toy_config(epochs=1, passes_per_epoch=2)
+  dev = _toy_device(one)
+  [g1], [g2] = sweep.groups(one), sweep.groups(two)
+  a = loop.train_group(g1, one, dev, str(tmp_path / 'a'), progress=False, log=lambda m: None)
+  b = loop.train_group(g2, two, dev, str(tmp_path / 'b'), progress=False, log=lambda m: None)
+  for ra, rb in zip(a, b):
+    assert len(rb['history']['test_loss']) == 1
+    for metric in ('train_loss', 'val_loss', 'test_loss', 'test_accuracy'):
+      np.testing.assert_allclose(ra['history'][metric][-1], rb['final'][metric], rtol=1e-5,
+                                 atol=1e-6, err_msg=metric)
+    np.testing.assert_allclose(np.mean(ra['history']['train_running_accuracy']),
+                               rb['final']['train_running_accuracy'], rtol=1e-6)
+  assert len({r['final']['test_loss'] for r in a}) == 2  # the seeds really differ
+
+
+def test_sorted_by_label_order_walks_each_pass_class_by_class():
+  labels = jnp.asarray(np.arange(23) % 2, jnp.int32)
+  keys = jax.vmap(jax.random.PRNGKey)(jnp.arange(3))
+  sorted_ = np.asarray(loop._permutations(5, 'sorted_by_label', 2)(keys, 0, 23, labels))
+  shuffled = np.asarray(loop._permutations(5, 'shuffled', 2)(keys, 0, 23, labels))
+  assert sorted_.shape == shuffled.shape == (3, 40)  # 2 passes of 4 full batches of 5
+  for model in range(3):
+    for p in range(2):
+      walk, mixed = sorted_[model, 20 * p:20 * (p + 1)], shuffled[model, 20 * p:20 * (p + 1)]
+      assert len(set(walk)) == 20 and set(walk) <= set(range(23))
+      assert (np.diff(np.asarray(labels)[walk]) >= 0).all()
+      assert (np.diff(np.asarray(labels)[mixed]) < 0).any()
+  assert not np.array_equal(sorted_[0, :20], sorted_[0, 20:])  # a fresh order within a class
+
+
+def test_a_bad_order_or_pass_count_is_refused():
+  from engine.errors import UserError
+  with pytest.raises(UserError, match='sorted_by_label'):
+    loop.train_options(_toy_config(order='by_label'))
+  with pytest.raises(UserError, match='passes_per_epoch'):
+    loop.train_options(_toy_config(passes_per_epoch=0))
+
+
+def _step_probe(model, state, images, labels):
+  del model, images, labels
+  return {'seen_step': state.step.astype(jnp.float32)}
+
+
+@pytest.mark.parametrize('chunk', [1, -1])
+def test_probe_every_steps_records_a_trace_that_survives_a_kill(tmp_path, monkeypatch, chunk):
+  c = _toy_config(probe_every_steps=3, steps_per_call=chunk)
+  dev = _toy_device(c)
+  [group] = sweep.groups(c)
+  straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False,
+                              log=lambda m: None, probe=_step_probe)
+  for r in straight:
+    assert r['trace']['step'] == [3, 6, 9, 13, 16, 19]  # 10 steps per epoch
+    assert r['trace']['seen_step'] == [float(s) for s in r['trace']['step']]
+    assert r['history']['seen_step'] == [10.0, 20.0]
+
+  c.checkpoint_every_secs = 0.0
+  real_save = checkpoints.save
+
+  def save_then_die(mngr, step, tree):
+    real_save(mngr, step, tree)
+    if step > 10:  # mid-epoch 2 (step 13 or 16) when calls are short; else the end (20)
+      raise _Killed()
+
+  monkeypatch.setattr(checkpoints, 'save', save_then_die)
+  with pytest.raises(_Killed):
+    loop.train_group(group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None,
+                     probe=_step_probe)
+  monkeypatch.setattr(checkpoints, 'save', real_save)
+  resumed = loop.train_group(group, c, dev, str(tmp_path / 'k'), progress=False,
+                             log=lambda m: None, probe=_step_probe)
+  assert [r['trace'] for r in resumed] == [r['trace'] for r in straight]
+
+
+def test_short_epochs_evaluate_every_steps_per_epoch_steps(mnist_small, tmp_path):
+  from engine.errors import UserError
+  c = tiny_config()
+  c.sweep.model.dropout_rate = (0.0,)
+  c.seeds = 1
+  assert loop.epoch_steps(c, 1024) == 16  # a whole pass of 1024 images at batch 64
+  c.train.steps_per_epoch = 5
+  assert loop.epoch_steps(c, 1024) == 5
+  c.train.steps_per_epoch = 100
+  assert loop.epoch_steps(c, 1024) == 16  # never more than the passes of an epoch
+  c.train.steps_per_epoch = -1
+  with pytest.raises(UserError, match='steps_per_epoch'):
+    loop.epoch_steps(c, 1024)
+  c.train.steps_per_epoch, c.train.epochs = 5, 3
+  [group] = sweep.groups(c)
+  [rec] = loop.train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
+  val = rec['history']['val_accuracy']
+  assert len(val) == 3 and val[0] < val[2]

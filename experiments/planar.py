@@ -1,0 +1,109 @@
+"""What the 2-D findings share: the best a straight line can do, and decision-boundary pictures.
+
+A network whose hidden units stay identical computes a monotone function of one affine map
+w.x + b, so its decision boundary is a line; `best_line_accuracy` is the exact ceiling such a
+network can reach on a set of points. The pictures draw trained models restored from their
+group's checkpoint, so what is drawn is what was measured.
+"""
+import os
+
+import jax.numpy as jnp
+import numpy as np
+
+from engine import checkpoints, report
+
+plt = report.plt
+
+
+def best_line_accuracy(x, y) -> float:
+  """The highest accuracy of any half-plane classifier (either side positive) on points x, y.
+
+  Exact: the order of the points' projections onto a direction changes only where the
+  direction is perpendicular to the difference of two points, so one direction inside each arc
+  between those critical angles, with every threshold, covers every half-plane labelling.
+  """
+  x = np.asarray(x, np.float64)
+  y = np.asarray(y).astype(bool)
+  i, j = np.triu_indices(len(x), 1)
+  d = x[j] - x[i]
+  critical = np.mod(np.arctan2(d[:, 1], d[:, 0]) + np.pi / 2, np.pi)
+  critical = np.unique(np.concatenate([critical, [0.0, np.pi]]))
+  angles = (critical[:-1] + critical[1:]) / 2
+  best = max(y.mean(), 1 - y.mean())
+  for chunk in np.array_split(angles, max(1, len(angles) // 2000)):
+    proj = x @ np.stack([np.cos(chunk), np.sin(chunk)])  # (points, directions)
+    ys = y[np.argsort(proj, axis=0)]  # labels in projection order, per direction
+    pos_below = np.cumsum(ys, axis=0)
+    k = np.arange(1, len(x) + 1)[:, None]
+    # Threshold after the k-th point: below negative, above positive, or the reverse.
+    above_pos = (k - pos_below) + (y.sum() - pos_below)
+    acc = np.maximum(above_pos, len(x) - above_pos) / len(x)
+    best = max(best, float(acc.max()))
+  return best
+
+
+def dead_units(model, params, x):
+  """Per hidden unit of an MLP, whether its pre-activation is <= 0 on every input in `x`.
+
+  For ReLU such a unit outputs 0 and passes no gradient on any of these inputs: it is dead.
+  """
+  _, inter = model.apply({'params': params}, x, train=False, capture_intermediates=True,
+                         mutable=['intermediates'])
+  pre = [inter['intermediates'][f'Dense_{i}']['__call__'][0] for i in range(len(model.hidden))]
+  return jnp.concatenate([jnp.all(z <= 0, axis=0) for z in pre]) if pre else jnp.zeros((0,), bool)
+
+
+def trained_variables(workdir, record, index):
+  """The final linen variables of `record`'s model: number `index` within its group."""
+  path = os.path.join(workdir, 'groups', record['group'], 'checkpoints')
+  return checkpoints.restore_variables(path, index)
+
+
+def group_indices(records):
+  """Each record's position within its group (the loop's model order)."""
+  seen = {}
+  out = []
+  for r in records:
+    out.append(seen.get(r['group'], 0))
+    seen[r['group']] = out[-1] + 1
+  return out
+
+
+def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121):
+  """Draws P(class 1) of each panel's model over [-extent, extent]^2 with its points.
+
+  `panels[(row, col)] = (model, variables, x, y, caption)`; missing panels stay blank.
+  """
+  fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols), 2.6 * len(rows)),
+                           squeeze=False)
+  lo, hi = (-extent, extent) if np.isscalar(extent) else extent
+  g = np.linspace(lo, hi, resolution, dtype=np.float32)
+  gx, gy = np.meshgrid(g, g)
+  grid = np.stack([gx.ravel(), gy.ravel()], -1)
+  for r, row in enumerate(rows):
+    for c, col in enumerate(cols):
+      ax = axes[r, c]
+      ax.set_xticks([])
+      ax.set_yticks([])
+      if r == len(rows) - 1:
+        ax.set_xlabel(str(col))
+      if c == 0:
+        ax.set_ylabel(str(row))
+      if (row, col) not in panels:
+        ax.axis('off')
+        continue
+      model, variables, x, y, caption = panels[(row, col)]
+      logits = np.asarray(model.apply(variables, jnp.asarray(grid), train=False))
+      margin = (logits[:, 1] - logits[:, 0]).reshape(gx.shape)
+      ax.contourf(gx, gy, 1 / (1 + np.exp(-margin)), levels=np.linspace(0, 1, 11), cmap='RdBu',
+                  alpha=0.6)
+      if margin.min() < -1e-3 and margin.max() > 1e-3:  # a boundary, not float noise on a flat 0
+        ax.contour(gx, gy, margin, levels=[0.0], colors='k', linewidths=1)
+      ax.scatter(x[:, 0], x[:, 1], c=y, cmap='RdBu', vmin=-0.5, vmax=1.5, s=8,
+                 edgecolors='k', linewidths=0.3)
+      ax.set_xlim(lo, hi)
+      ax.set_ylim(lo, hi)
+      ax.set_title(caption, fontsize=8)
+  fig.suptitle(title, fontsize=10)
+  fig.tight_layout()
+  return report.save_figure(fig, path)
