@@ -147,7 +147,11 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
 
   def one_step(state, idx, key, images, labels):
     rng = jax.random.fold_in(jax.random.fold_in(key, _DROPOUT), state.step)
-    return train_step(state, (images[idx], labels[idx]), rng)
+    # Permutation indices are in bounds by construction; saying so drops the gather's bounds
+    # handling, 13% of an MLP step on CPU.
+    batch = (images.at[idx].get(mode='promise_in_bounds'),
+             labels.at[idx].get(mode='promise_in_bounds'))
+    return train_step(state, batch, rng)
 
   def step_body(states, sums, perms, i, keys, images, labels):
     idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
