@@ -47,6 +47,13 @@ def decide(checks, *, seeds: int, min_seeds: int, standin: bool, diverged: int) 
   return (REPRODUCED if all(c.passed for c in checks) else NOT_REPRODUCED), []
 
 
+def of_run(results, checks, table, *, min_seeds: int, diverged: int) -> Verdict:
+  """The Verdict of a run from its checks: `decide` with the run's seeds and data source."""
+  outcome, reasons = decide(checks, seeds=results['seeds'], min_seeds=min_seeds,
+                            standin=results['dataset']['standin'], diverged=diverged)
+  return Verdict(outcome, checks, table, reasons)
+
+
 def by_point(records, key: str, metric: str) -> dict:
   """`{value of key: array of the metric's final value per seed}`, diverged models excluded."""
   out: dict = {}

@@ -165,10 +165,8 @@ def verdict(results) -> v.Verdict:
         'final test accuracy': _mean_std([r['final']['test_accuracy'] for r in recs]),
         'seeds': len(recs),
     })
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def plot(results, workdir) -> list[str]:

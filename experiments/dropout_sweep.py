@@ -123,10 +123,8 @@ def verdict(results) -> v.Verdict:
         'train acc (eval mode)': '-' if tr is None else f'{tr[0]:.4f} ± {tr[1]:.4f}',
         'seeds': te[3],
     })
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def plot(results, workdir) -> list[str]:

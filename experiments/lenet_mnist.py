@@ -165,10 +165,8 @@ def verdict(results) -> v.Verdict:
         'assignment\'s pairs': ', '.join(f'{t} -> {p}' for t, p in ASSIGNMENT_PAIRS),
         'seeds': len(accs),
     })
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def plot(results, workdir) -> list[str]:

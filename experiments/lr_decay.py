@@ -137,10 +137,8 @@ def verdict(results) -> v.Verdict:
         'train acc (mean ± std)': f'{train[d].mean():.4f} ± {train[d].std():.4f}',
         'test acc (mean ± std)': f'{test[d].mean():.4f} ± {test[d].std():.4f}',
         'seeds': len(test[d])})
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def matching(results) -> str:

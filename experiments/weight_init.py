@@ -251,10 +251,8 @@ def verdict(results) -> v.Verdict:
           'kernel grad norm (last)': f'{np.nanmean(kgrad[k][:, -1]):.3g}',
           'seeds': len(e),
       })
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def plot(results, workdir) -> list[str]:

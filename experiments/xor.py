@@ -211,10 +211,8 @@ def verdict(results) -> v.Verdict:
                                   if k[1] == 'relu' and k[0] else '-',
         'collapse gap (max)': f'{gap[k].max():.2g}',
     })
-  diverged = sum(r['diverged'] for r in records)
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
-  return v.Verdict(outcome, checks, table, reasons)
+  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
+                  diverged=sum(r['diverged'] for r in records))
 
 
 def plot(results, workdir) -> list[str]:
