@@ -3,6 +3,8 @@
     python launch.py --list
     python launch.py --experiment=dropout_sweep [--quick] [--config.train.epochs=2] [--workdir=DIR]
     python launch.py --experiment=all [--quick]     # every finding in turn, with its wall time
+    python launch.py --experiment=NAME --coordinator_address=HOST0:1234 --num_processes=2 \
+        --process_id=0     # one process of a job of several (engine/distributed.py)
 
 `--config.*` overrides are taken out of argv before absl sees it and typed against the chosen
 experiment's own config (engine/overrides.py), so every mistake gets a one-paragraph message.
@@ -19,7 +21,7 @@ from absl import app, flags, logging  # noqa: E402  (XLA flags must be set befor
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import files, overrides, report, run  # noqa: E402
+from engine import distributed, files, overrides, report, run  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 flags.DEFINE_string('experiment', None, "The finding to run (see --list), or 'all'.")
@@ -30,6 +32,14 @@ flags.DEFINE_string('workdir', None, 'Where metrics, checkpoints, plots and the 
                     'overridden config).')
 flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 flags.DEFINE_bool('show_config', False, 'Print the config (after overrides) and exit.')
+flags.DEFINE_enum('distributed', 'auto', distributed.MODES,
+                  'Join the processes of a cluster job with jax.distributed: auto (when an address '
+                  'is given or SLURM/Open MPI runs several tasks), on (always; JAX detects SLURM, '
+                  'TPU VM slices, Open MPI), off.')
+flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, the same on every '
+                    'process (default: $JAX_COORDINATOR_ADDRESS).')
+flags.DEFINE_integer('num_processes', None, 'Processes in the job (default: $JAX_NUM_PROCESSES).')
+flags.DEFINE_integer('process_id', None, 'This process, from 0 (default: $JAX_PROCESS_ID).')
 FLAGS = flags.FLAGS
 _OVERRIDES = []
 
@@ -50,6 +60,13 @@ def main(argv):
       print('\nRun one with: python launch.py --experiment=NAME [--quick]')
     return
   logging.set_verbosity(logging.WARNING)
+  try:
+    joined = distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address,
+                                    FLAGS.num_processes, FLAGS.process_id)
+  except UserError as e:
+    _fail(str(e))
+  if joined and not distributed.is_writer():
+    sys.stdout = open(os.devnull, 'w')  # process 0 prints for the job, as it writes for it
   if FLAGS.experiment == 'all':
     return run_all()
   workdir = FLAGS.workdir

@@ -83,7 +83,7 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   images, labels = jax.device_put(images), jax.device_put(labels)
   n = int(labels.shape[0])
   spe = n // w['batch_size']
-  _, progs, keys, states = loop.start_group(group, config, images)
+  _, progs, keys, states, _ = loop.start_group(group, config, images)
   _, step, steps, _, permutations, _ = progs
   chunk = loop.steps_per_call(config, model['name'], spe)
   perms = permutations(keys, 0, n)

@@ -15,7 +15,7 @@ import numpy as np
 import tqdm
 
 import nets
-from engine import checkpoints, early_stopping, optimizers, sweep
+from engine import checkpoints, distributed, early_stopping, optimizers, parallel, sweep
 from engine import state as state_lib
 from engine import steps as steps_lib
 from engine.errors import UserError
@@ -30,12 +30,19 @@ def build_model(model_config):
   return nets.build(model_config.name, **fields)
 
 
-def put_on_device(dataset, eval_train_size: int, eval_batch_size: int):
+def put_on_device(dataset, eval_train_size: int, eval_batch_size: int, devices=None):
   """Train arrays as they are; eval splits padded into equal batches with a mask.
 
-  The train split is evaluated on its first `eval_train_size` images (0 = all), enough to
-  measure under- vs over-fitting without re-reading every image each epoch.
+  Every array is replicated on each of `devices` (default: the default device), so a batch of
+  any layout (engine/parallel.py) is gathered where it is used. The train split is evaluated on
+  its first `eval_train_size` images (0 = all), enough to measure under- vs over-fitting
+  without re-reading every image each epoch.
   """
+  where = None
+  if devices is not None:
+    where = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ('all',)),
+                                       jax.sharding.PartitionSpec())
+
   def batched(x, y):
     n = len(y)
     nb = -(-n // eval_batch_size)
@@ -44,11 +51,11 @@ def put_on_device(dataset, eval_train_size: int, eval_batch_size: int):
     y = np.concatenate([y, np.zeros((pad,), y.dtype)])
     mask = np.arange(nb * eval_batch_size) < n
     shape = (nb, eval_batch_size)
-    return tuple(jax.device_put(a.reshape(shape + a.shape[1:])) for a in (x, y, mask))
+    return tuple(jax.device_put(a.reshape(shape + a.shape[1:]), where) for a in (x, y, mask))
 
   k = eval_train_size or len(dataset.train_y)
   return {
-      'train': (jax.device_put(dataset.train_x), jax.device_put(dataset.train_y)),
+      'train': (jax.device_put(dataset.train_x, where), jax.device_put(dataset.train_y, where)),
       'eval': {
           'train': batched(dataset.train_x[:k], dataset.train_y[:k]),
           'val': batched(dataset.val_x, dataset.val_y),
@@ -132,14 +139,21 @@ def over_models(f, in_axes, single: bool):
 
 @functools.lru_cache(maxsize=16)
 def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffled', passes=1,
-             dropout=True, single=False):
-  """The jitted programs for a model, optimizer, batch size and data order.
+             dropout=True, single=False, mesh=None):
+  """The jitted programs for a model, optimizer, batch size and data order on a device mesh.
 
   Returns (init, step, steps, eval, permutations, probe): `step` runs one step of every model
   in the group, `steps` a run of them as one `lax.scan`; `permutations` gives each model's
-  example order for an epoch of `passes` passes. Cached, so groups of the same shape (a capped
-  sweep, a point trained alone) compile once.
+  example order for an epoch of `passes` passes. Every program states its shardings on `mesh`
+  (a ('model', 'data') mesh, engine/parallel.py; default: the default device): per-model arrays
+  split along 'model', the data replicated, each batch split along 'data'. Cached, so groups of
+  the same shape (a capped sweep, a point trained alone) compile once.
   """
+  mesh = mesh or parallel.one_device_mesh()
+  per_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model'))
+  same = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  batch_split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model', 'data'))
+  eval_split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
   opt_config = dict(opt_items)
   tx = optimizers.make(opt_config)
   train_step = steps_lib.make_train_step(model, tx, dropout)
@@ -155,25 +169,35 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
 
   def step_body(states, sums, perms, i, keys, images, labels):
     idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
+    idx = jax.lax.with_sharding_constraint(idx, batch_split)
     states, metrics = over_models(one_step, (0, 0, 0, None, None), single)(
         states, idx, keys, images, labels)
     return states, jax.tree.map(jnp.add, sums, metrics)
 
-  group_step = jax.jit(step_body, donate_argnums=(0, 1))
+  group_step = jax.jit(step_body, donate_argnums=(0, 1),
+                       in_shardings=(per_model,) * 3 + (same, per_model, same, same),
+                       out_shardings=(per_model, per_model))
 
-  @functools.partial(jax.jit, donate_argnums=(0, 1), static_argnums=(3,))
+  @functools.partial(jax.jit, donate_argnums=(0, 1), static_argnums=(3,),
+                     in_shardings=(per_model,) * 3 + (same, per_model, same, same),
+                     out_shardings=(per_model, per_model))
   def group_steps(states, sums, perms, count, start, keys, images, labels):
     def body(carry, i):
       return step_body(*carry, perms, i, keys, images, labels), None
     carry, _ = jax.lax.scan(body, (states, sums), start + jnp.arange(count))
     return carry
 
-  @jax.jit
+  @functools.partial(jax.jit, in_shardings=(per_model, per_model, same, same, same),
+                     out_shardings=per_model)
   def group_eval(states, sums, images, labels, mask):
+    if images.shape[0] % mesh.shape['data'] == 0:
+      images, labels, mask = (jax.lax.with_sharding_constraint(a, eval_split)
+                              for a in (images, labels, mask))
     metrics = over_models(eval_step, (0, None), single)(states, (images, labels, mask))
     return jax.tree.map(jnp.add, sums, metrics)
 
-  @jax.jit
+  @functools.partial(jax.jit, in_shardings=(per_model, per_model, per_model, same),
+                     out_shardings=per_model)
   def init(keys, rates, opt_hp, sample_x):
     def one(key, rate, hp):
       tx_m = optimizers.make(opt_config, **hp)
@@ -182,18 +206,23 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
 
   group_probe = None
   if probe is not None:
-    group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)))
+    group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)),
+                          in_shardings=(per_model, same, same), out_shardings=per_model)
 
-  permutations = _permutations(batch_size, order, passes)
+  permutations = _permutations(batch_size, order, passes, mesh)
   return init, group_step, group_steps, group_eval, permutations, group_probe
 
 
 @functools.lru_cache(maxsize=16)
-def _permutations(batch_size: int, order: str, passes: int):
+def _permutations(batch_size: int, order: str, passes: int, mesh=None):
   """The example order of an epoch, per model; one program for every model of that batch size."""
-  @functools.partial(jax.jit, static_argnums=(2,))
-  def permutations(keys, epoch, n, labels=None):
-    """Pass p of `epoch` is pass `epoch * passes + p` overall; a partial last batch is dropped."""
+  mesh = mesh or parallel.one_device_mesh()
+  per_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model'))
+  same = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+
+  @functools.partial(jax.jit, static_argnums=(2,), in_shardings=(per_model, same, same),
+                     out_shardings=per_model)
+  def program(keys, epoch, n, labels):
     def perm(key, p):
       key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE), epoch * passes + p)
       idx = jax.random.permutation(key, n).astype(jnp.int32)
@@ -202,6 +231,10 @@ def _permutations(batch_size: int, order: str, passes: int):
       return idx[:n // batch_size * batch_size]
     per_pass = jax.vmap(lambda key: jax.vmap(functools.partial(perm, key))(jnp.arange(passes)))
     return per_pass(keys).reshape(keys.shape[0], -1)
+
+  def permutations(keys, epoch, n, labels=None):
+    """Pass p of `epoch` is pass `epoch * passes + p` overall; a partial last batch is dropped."""
+    return program(keys, epoch, n, labels)
   return permutations
 
 
@@ -218,25 +251,28 @@ def steps_per_call(config, model_name: str, steps_per_epoch: int) -> int:
   return max(1, min(k, steps_per_epoch))
 
 
-def _zero_sums(m):
-  return {k: jnp.zeros((m,), jnp.float32) for k in ('loss_sum', 'correct', 'count')}
+def _zero_sums(layout):
+  return layout.put({k: np.zeros((layout.models,), np.float32)
+                     for k in ('loss_sum', 'correct', 'count')})
 
 
-def start_group(group, config, images, probe=None):
-  """What a group's training starts from: (model, programs, keys, initial states).
+def start_group(group, config, images, probe=None, layout=None):
+  """What a group's training starts from: (model, programs, keys, initial states, layout).
 
-  Shared by `train_group` and the benchmark suite (bench/), so both run the same compiled step.
+  `layout` (engine/parallel.py) defaults to the one `config.parallel` gives the group. Shared by
+  `train_group` and the benchmark suite (bench/), so both run the same compiled step.
   """
   seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
+  layout = layout or parallel.layout(config, len(seed_arr))
   model = build_model(group.config.model)
   order, passes, _ = train_options(group.config)  # the order may be a sweep axis
   progs = programs(model, tuple(sorted(group.config.optimizer.items())),
                    config.train.batch_size, probe, order, passes, bool(np.any(rates != 0)),
-                   len(seed_arr) == 1)
-  keys = jax.vmap(jax.random.PRNGKey)(jnp.asarray(seed_arr))
-  states = progs[0](keys, jnp.asarray(rates), {k: jnp.asarray(v) for k, v in opt_hp.items()},
-                    images[:1])
-  return model, progs, keys, states
+                   layout.padded == 1, layout.mesh)
+  keys = layout.put(np.asarray(jax.vmap(jax.random.PRNGKey)(seed_arr)))
+  states = progs[0](keys, layout.put(rates), layout.put(opt_hp),
+                    jax.device_put(images[:1], layout.sharding()))
+  return model, progs, keys, states, layout
 
 
 def train_group(group, config, device_data, group_dir, *, progress=True, log=print,
@@ -255,14 +291,17 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   """
   seeds = group.seeds
   m = len(seeds) * len(group.points)
-  batch_size = config.train.batch_size
+  layout = parallel.layout(config, m)
+  device_data = jax.device_put(device_data, layout.sharding())  # a no-op on the run's devices
   images, labels = device_data['train']
   n = int(labels.shape[0])
   every = train_options(config)[2]
   steps_per_epoch = epoch_steps(config, n)
   epochs = config.train.epochs
-  _, progs, keys, states = start_group(group, config, images, probe)
+  _, progs, keys, states, _ = start_group(group, config, images, probe, layout)
   _, group_step, group_steps, group_eval, permutations, group_probe = progs
+  if layout.mesh.size > 1:
+    log(f'{group.name}: {layout.describe()}.')
   chunk = steps_per_call(config, group.config.model.name, steps_per_epoch)
   every = every if group_probe is not None else 0
   if every:
@@ -271,9 +310,9 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   names = _metric_names()
   if group_probe is not None:
     names += list(jax.eval_shape(group_probe, states, images, labels))
-  carry = {
-      'states': states,
-      'sums': _zero_sums(m),
+  carry = {  # what a checkpoint holds: the real models only, so any layout can resume it
+      'states': layout.trim(states),
+      'sums': layout.trim(_zero_sums(layout)),
       'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
       'position': np.zeros((2,), np.int64),
   }
@@ -282,7 +321,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
                       for k in names[len(_metric_names()):]}
   stopper = early_stopping.from_config(config.get('early_stopping'))
   if stopper and stopper.keep_best:
-    carry['best'] = jax.tree.map(jnp.copy, _weights(carry['states']))
+    carry['best'] = layout.trim(_weights(states))
   mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
   restored_step, carry = checkpoints.restore_latest(mngr, carry)
   carry['history'] = {k: np.asarray(v) for k, v in carry['history'].items()}
@@ -292,9 +331,11 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   if restored_step is not None:
     log(f'{group.name}: resuming from checkpoint at epoch {epoch}, step {start}.')
 
-  states, sums, best = carry['states'], carry['sums'], carry.get('best')
+  states, sums, best = (layout.spread(carry[k]) if k in carry else None
+                        for k in ('states', 'sums', 'best'))
   bar = tqdm.tqdm(total=epochs * steps_per_epoch, initial=epoch * steps_per_epoch + start,
-                  desc=f'{group.name} ({m} models)', disable=not progress, unit='step',
+                  desc=f'{group.name} ({m} models)', unit='step',
+                  disable=not progress or not distributed.is_writer(),
                   dynamic_ncols=True, leave=False)
   last_save = time.monotonic()
   saved = (epoch, start)
@@ -302,9 +343,9 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   done = start
 
   def snapshot(ep, st):
-    return {'states': states, 'sums': sums, 'history': carry['history'],
+    return {'states': layout.trim(states), 'sums': layout.trim(sums), 'history': carry['history'],
             'position': np.array([ep, st], np.int64),
-            **({'best': best} if best is not None else {}),
+            **({'best': layout.trim(best)} if best is not None else {}),
             **({'trace': carry['trace']} if every else {})}
 
   def stopping(ep):
@@ -333,7 +374,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
           i += count
         done = i
         if every and done % every == 0:
-          row = jax.device_get(group_probe(states, images, labels))
+          row = layout.fetch(group_probe(states, images, labels))
           for k, v in row.items():
             carry['trace'][k][epoch * (steps_per_epoch // every) + done // every - 1] = v
         if chunk > 1 or done % 10 == 0 or done == steps_per_epoch:
@@ -341,17 +382,16 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
           bar.update(epoch * steps_per_epoch + done - bar.n)
           if time.monotonic() - last_save > config.checkpoint_every_secs and done < steps_per_epoch:
             save(epoch, done)
-      row = _epoch_metrics(group_eval, states, sums, device_data['eval'], m)
+      row = _epoch_metrics(group_eval, states, sums, device_data['eval'], layout)
       if group_probe is not None:
-        row.update(jax.device_get(group_probe(states, images, labels)))
+        row.update(layout.fetch(group_probe(states, images, labels)))
       for k, v in row.items():
         carry['history'][k][epoch] = v
-      zeros = _zero_sums(m)
-      epoch, start, done, sums = epoch + 1, 0, 0, zeros
+      epoch, start, done, sums = epoch + 1, 0, 0, _zero_sums(layout)
       if stopper:
         _, bests, stopped = stopping(epoch)
         if best is not None:
-          best = _keep(best, _weights(states), jnp.asarray(bests == epoch))
+          best = _keep(best, _weights(states), layout.put(bests == epoch))
       if epoch == epochs or stopped or time.monotonic() - last_save > config.checkpoint_every_secs:
         save(epoch, 0)
       log(f'{group.name}: epoch {epoch}/{epochs} ' + _summary(row))
@@ -372,7 +412,7 @@ def train_group(group, config, device_data, group_dir, *, progress=True, log=pri
   if stopper:
     stops, bests, _ = stopping(epoch)
     kept = None if best is None else _evaluate(
-        group_eval, states.replace(**best), device_data['eval'], m)
+        group_eval, states.replace(**best), device_data['eval'], layout)
     for j, r in enumerate(records):
       r['early_stopping'] = {
           **dataclasses.asdict(stopper), 'stop_epoch': int(stops[j]) or None,
@@ -401,23 +441,23 @@ def _keep(best, weights, take):
   return jax.tree.map(pick, best, weights)
 
 
-def _epoch_metrics(group_eval, states, sums, eval_data, m):
-  sums = jax.device_get(sums)
+def _epoch_metrics(group_eval, states, sums, eval_data, layout):
+  sums = layout.fetch(sums)
   row = {'train_running_loss': sums['loss_sum'] / sums['count'],
          'train_running_accuracy': sums['correct'] / sums['count']}
-  row.update(_evaluate(group_eval, states, eval_data, m))
+  row.update(_evaluate(group_eval, states, eval_data, layout))
   return row
 
 
-def _evaluate(group_eval, states, eval_data, m):
+def _evaluate(group_eval, states, eval_data, layout):
   """Loss and accuracy of every model on each eval split."""
   row = {}
   for split in EVAL_SPLITS:
     xs, ys, masks = eval_data[split]
-    acc = _zero_sums(m)
+    acc = _zero_sums(layout)
     for b in range(xs.shape[0]):
       acc = group_eval(states, acc, xs[b], ys[b], masks[b])
-    acc = jax.device_get(acc)
+    acc = layout.fetch(acc)
     row[f'{split}_loss'] = acc['loss_sum'] / acc['count']
     row[f'{split}_accuracy'] = acc['correct'] / acc['count']
   return row

@@ -8,7 +8,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from engine import files  # noqa: E402
+from engine import distributed, files  # noqa: E402
 
 
 def markdown_table(rows) -> str:
@@ -56,6 +56,9 @@ def write(workdir, *, name, doc, verdict, results, plots, command):
 
 
 def save_figure(fig, path):
+  if not distributed.is_writer():
+    plt.close(fig)
+    return path
   tmp = path + '.tmp.png'
   fig.savefig(tmp, dpi=120, bbox_inches='tight')
   plt.close(fig)

@@ -11,12 +11,18 @@ from absl import logging
 
 import data
 import nets
-from engine import early_stopping, files, loop, optimizers, report, sweep, tensorboard
+from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
 from engine.errors import UserError
 
 
+def identity(config) -> dict:
+  """What makes two runs the same run: the config without `parallel`, which changes where
+  things run but not the results, so a run can resume on another layout or cluster."""
+  return {k: v for k, v in json.loads(config.to_json(sort_keys=True)).items() if k != 'parallel'}
+
+
 def config_hash(config) -> str:
-  return hashlib.sha256(config.to_json(sort_keys=True).encode()).hexdigest()[:8]
+  return hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:8]
 
 
 def default_workdir(name: str, config, default_config, quick: bool) -> str:
@@ -25,7 +31,7 @@ def default_workdir(name: str, config, default_config, quick: bool) -> str:
   So the plain command always finds its own earlier run, and a changed config never lands in it.
   """
   root = os.environ.get('JAX_FINDINGS_RUNS', 'runs')
-  if config.to_json(sort_keys=True) == default_config.to_json(sort_keys=True):
+  if identity(config) == identity(default_config):
     return os.path.join(root, name + ('-quick' if quick else ''))
   return os.path.join(root, f'{name}-{config_hash(config)}')
 
@@ -33,7 +39,7 @@ def default_workdir(name: str, config, default_config, quick: bool) -> str:
 def prepare_workdir(workdir: str, name: str, config) -> None:
   """Creates the work dir, or checks that it holds a run of this very experiment and config."""
   path = os.path.join(workdir, 'config.json')
-  wanted = {'experiment': name, 'config': json.loads(config.to_json(sort_keys=True))}
+  wanted = {'experiment': name, 'config': identity(config)}
   if os.path.exists(path):
     try:
       found = files.read_json(path)
@@ -73,6 +79,9 @@ def validate(config) -> None:
     if value < 1:
       raise UserError(f'--config.{key} must be at least 1; got {value}.')
   loop.train_options(config)
+  if 'parallel' in config:  # the data split must divide the batch; models are padded as needed
+    parallel.mesh_shape(config.parallel.mode, len(parallel.devices(config)), 1,
+                        config.train.batch_size)
   rates = [config.model.dropout_rate]
   points = sweep.points(config)
   rates += [p['model.dropout_rate'] for p in points if 'model.dropout_rate' in p]
@@ -120,7 +129,8 @@ def models_per_program(config) -> int:
 
   On XLA:CPU a conv net vmapped over models becomes a grouped convolution that runs 2.5x slower
   per model than one model per program (bench/STUDY.md), so -1 means one model per program for
-  conv nets on CPU and the whole group (0) everywhere else.
+  conv nets on CPU and the whole group (0) everywhere else. It does not depend on the device
+  count, so a run's groups, and its work dir, are the same on any layout.
   """
   if config.sweep_max_models >= 0:
     return config.sweep_max_models
@@ -166,7 +176,7 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
       else:
         if device_data is None:
           device_data = loop.put_on_device(dataset, config.train.eval_train_size,
-                                           config.train.eval_batch_size)
+                                           config.train.eval_batch_size, parallel.devices(config))
         with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
           group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
                                            on_epoch=on_epoch,

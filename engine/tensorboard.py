@@ -4,7 +4,7 @@ import os
 import sys
 import time
 
-from engine import sweep
+from engine import distributed, sweep
 
 FLUSH_SECS = 10.0  # a flush fsyncs every run's file: per epoch it dominated runs of tiny epochs
 
@@ -28,7 +28,13 @@ def _summary_writer_class():
 
 @contextlib.contextmanager
 def epoch_writer(logdir, group):
-  """Yields `on_epoch(epoch, row)` writing `row[metric][j]` for model j of `group`."""
+  """Yields `on_epoch(epoch, row)` writing `row[metric][j]` for model j of `group`.
+
+  Yields None in every process but process 0 of a job, which alone writes.
+  """
+  if not distributed.is_writer():
+    yield None
+    return
   runs = [f'{sweep.label(p)}/seed{s}' for p in group.points for s in group.seeds]
   writers = {}
   last_flush = time.monotonic()

@@ -12,7 +12,6 @@ Conventions: multiply-adds count kernel weights once per output position (biases
 and pools excluded); "connections" (LeCun et al. 1998) add one bias input per output unit;
 activations sum the outputs of the convs, pools and FC layers for one image.
 """
-import csv
 import math
 import os
 
@@ -22,7 +21,7 @@ import ml_collections
 import numpy as np
 
 import nets
-from engine import report
+from engine import files, report
 from engine import verdict as v
 from nets import summary
 from nets.inception import Inception
@@ -370,15 +369,10 @@ def verdict(results) -> v.Verdict:
 
 
 def _write_tables(results, workdir):
-  directory = os.path.join(workdir, 'tables')
-  os.makedirs(directory, exist_ok=True)
   for name, layer_rows in results['layers'].items():
-    path = os.path.join(directory, f'{name}.csv')
-    with open(path + '.tmp', 'w', newline='') as f:
-      writer = csv.DictWriter(f, fieldnames=list(layer_rows[0]))
-      writer.writeheader()
-      writer.writerows(layer_rows)
-    os.replace(path + '.tmp', path)
+    header = list(layer_rows[0])
+    files.write_csv(os.path.join(workdir, 'tables', f'{name}.csv'), header,
+                    [[r.get(k, '') for k in header] for r in layer_rows])
 
 
 def plot(results, workdir) -> list[str]:

@@ -46,7 +46,7 @@ import ml_collections
 import numpy as np
 
 import nets
-from engine import loop, report, run, sweep
+from engine import loop, parallel, report, run, sweep
 from engine import verdict as v
 from nets import activations
 from nets.batch_norm import batch_norm
@@ -73,6 +73,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 3
   c.seed = 0
   c.sweep_max_models = -1
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.analysis = ml_collections.ConfigDict(dict(
       init_batch=512, batch_of_one_steps=500, batch_of_one_inputs=100, timing_steps=300,
@@ -150,12 +151,16 @@ def _variant(config, **model):
 
 
 def _start(config, images, seeds=None):
-  """Initial states of the config's single-point group, exactly as the loop starts them."""
+  """Initial states of the config's single-point group, exactly as the loop starts them.
+
+  On this process's first device: the analyses measure one device's modules, in every process.
+  """
   c = ml_collections.ConfigDict(config.to_dict())
   if seeds:
     c.seeds = seeds
   [group] = sweep.groups(c)
-  return loop.start_group(group, c, images)
+  here = parallel.Layout(parallel.one_device_mesh(), c.seeds)
+  return loop.start_group(group, c, images, layout=here)[:4]
 
 
 @functools.partial(jax.jit, static_argnums=0)

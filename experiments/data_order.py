@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import report
+from engine import parallel, report
 from engine import run as run_lib
 from engine import verdict as v
 from experiments import planar
@@ -55,6 +55,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 8
   c.seed = 0
   c.sweep_max_models = 0
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, min_bias_gap=1.0, min_dead=0.5, min_dead_gap=0.25,

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 
-from engine import report
+from engine import parallel, report
 from engine import verdict as v
 from engine.errors import UserError
 
@@ -58,6 +58,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 3
   c.seed = 0
   c.sweep_max_models = -1
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, budgets=budgets, bars=(0.975, 0.98, 0.983)))

@@ -26,7 +26,7 @@ import os
 import ml_collections
 import numpy as np
 
-from engine import report
+from engine import parallel, report
 from engine import verdict as v
 
 NAME = 'dropout_sweep'
@@ -53,6 +53,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 3
   c.seed = 0
   c.sweep_max_models = -1  # models per program; -1: the backend's best, 0: the whole group
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, max_spearman=-0.8, low_rates=(0.0, 0.1, 0.2), high_rate=0.9))

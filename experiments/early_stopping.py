@@ -29,6 +29,7 @@ import ml_collections
 import numpy as np
 
 from engine import early_stopping as es
+from engine import parallel
 from engine import report
 from engine import verdict as v
 
@@ -50,6 +51,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 3
   c.seed = 0
   c.sweep_max_models = 0
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.early_stopping = ml_collections.ConfigDict(dict(
       rule='gl', metric='val_loss', threshold=28.0, patience=10, keep_best=True,

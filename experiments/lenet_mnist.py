@@ -19,7 +19,6 @@ Your own images, after a run (PNG/JPEG of a digit, any size, dark on light or li
 
     python -m experiments.lenet_mnist --workdir=runs/lenet_mnist my_digit.png another.jpg
 """
-import csv
 import os
 
 import jax
@@ -27,7 +26,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import checkpoints, loop, report, run, sweep
+from engine import checkpoints, files, loop, parallel, report, run, sweep
 from engine import verdict as v
 
 NAME = 'lenet_mnist'
@@ -51,6 +50,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 2
   c.seed = 0
   c.sweep_max_models = -1  # models per program; -1: the backend's best, 0: the whole group
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.analysis = ml_collections.ConfigDict(dict(
       feature_model='caffe_lenet', feature_layers=('conv1', 'pool1'), feature_image=0,
@@ -177,11 +177,8 @@ def plot(results, workdir) -> list[str]:
   for name, matrix in analysis.get('confusion', {}).items():
     matrix = np.asarray(matrix)
     csv_path = os.path.join(workdir, f'confusion_{name}.csv')
-    with open(csv_path + '.tmp', 'w', newline='') as f:
-      w = csv.writer(f)
-      w.writerow(['true \\ predicted'] + list(range(matrix.shape[1])))
-      w.writerows([[i] + row for i, row in enumerate(matrix.tolist())])
-    os.replace(csv_path + '.tmp', csv_path)
+    files.write_csv(csv_path, ['true \\ predicted'] + list(range(matrix.shape[1])),
+                    [[i] + row for i, row in enumerate(matrix.tolist())])
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     off = matrix.astype(float)
     np.fill_diagonal(off, np.nan)
@@ -223,7 +220,6 @@ def classify(paths, workdir, model_name=None, top=2):
   """
   import data
   from data import own_images
-  from engine import files
   results_path = os.path.join(workdir, 'results.json')
   if not os.path.exists(results_path):
     raise data.DataError(f'{workdir} holds no finished run (no results.json). Train first: '

@@ -22,7 +22,7 @@ import os
 import ml_collections
 import numpy as np
 
-from engine import optimizers
+from engine import optimizers, parallel
 from engine import report
 from engine import verdict as v
 from engine.errors import UserError
@@ -49,6 +49,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 3
   c.seed = 0
   c.sweep_max_models = 0  # the four decays x seeds in one program
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, fast=0.1, slow=0.0001, collapse_epochs=1, collapse_fraction=0.5,

@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from engine import loop
+from engine import loop, parallel
 from engine import report
 from engine import run as run_lib
 from engine import verdict as v
@@ -58,6 +58,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 8
   c.seed = 0
   c.sweep_max_models = 0
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, drop_error=0.1, fast_error=0.02, fast_passes=400, slower_factor=3.0,

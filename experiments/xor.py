@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import loop
+from engine import loop, parallel
 from engine import verdict as v
 from experiments import planar
 import data
@@ -59,6 +59,7 @@ def get_config(quick: bool = False) -> ml_collections.ConfigDict:
   c.seeds = 10
   c.seed = 0
   c.sweep_max_models = 0
+  c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, min_fit_fraction=0.5, collapse_tol=1e-5, control_min_gap=1e-3))

@@ -48,5 +48,6 @@ def tiny_config(**sweep):
   c.seeds = 2
   c.seed = 0
   c.sweep_max_models = 0
+  c.parallel = ml_collections.ConfigDict(dict(mode='auto', devices=0))
   c.checkpoint_every_secs = 1e9
   return c
