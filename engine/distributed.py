@@ -55,9 +55,10 @@ def initialize(mode='auto', coordinator_address=None, num_processes=None, proces
         f'{", ".join(missing)} not given. Pass all three on every process, e.g. '
         '--coordinator_address=HOST0:1234 --num_processes=2 --process_id=0 on the first host, '
         'or --distributed=on to let JAX detect them (SLURM, TPU VM slices, Open MPI).')
-  try:
+  try:  # all three given: no detection, which would also pin each process to one GPU
     jax.distributed.initialize(coordinator_address=address, num_processes=count,
-                               process_id=index)
+                               process_id=index,
+                               cluster_detection_method='deactivate' if not missing else None)
   except (ValueError, RuntimeError, TypeError) as e:
     raise UserError(
         f'Could not join the job of several processes ({e}). Check that every process got the '

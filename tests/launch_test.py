@@ -42,6 +42,9 @@ def test_list_names_every_finding(shared_datasets, tmp_path):
     (['--experiment=dropout_sweep', '--quick', '--config.train.batch_size=100000'],
      'larger than the training set'),
     (['--experiment=all', '--config.seeds=2'], 'takes no --config.* overrides'),
+    (['--experiment=dropout_sweep', '--config.parallel.mode=model'], 'pick one of auto, sweep, data'),
+    (['--experiment=dropout_sweep', '--config.parallel.devices=64'], 'more devices than'),
+    (['--experiment=dropout_sweep', '--num_processes=2'], 'needs all of --coordinator_address'),
 ])
 def test_bad_input_is_one_clear_message_and_a_nonzero_exit(shared_datasets, tmp_path, args, message):
   out = _launch(args, _env(shared_datasets, tmp_path))
