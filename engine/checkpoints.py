@@ -29,17 +29,21 @@ def restore_latest(mngr: ocp.CheckpointManager, target):
 def restore_variables(directory: str, index: int = 0) -> dict:
   """The linen variables of model `index` of a group, from the newest checkpoint in `directory`.
 
-  For using a trained model after its run (evaluation, classifying new images); restored without
-  a target, so no model or optimizer needs to be built first.
+  For using a trained model after its run (evaluation, classifying new images); shaped from the
+  checkpoint's own metadata, so no model or optimizer needs to be built first, and restored onto
+  this process's first device, whatever devices or processes the run had.
   """
   directory = os.path.abspath(directory)
   if not os.path.isdir(directory):
     raise FileNotFoundError(f'no checkpoints in {directory}')
-  with ocp.CheckpointManager(directory) as mngr:
+  with ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler()) as mngr:
     step = mngr.latest_step()
     if step is None:
       raise FileNotFoundError(f'no checkpoints in {directory}')
-    states = mngr.restore(step, args=ocp.args.StandardRestore())['states']
+    here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here),
+                          mngr.item_metadata(step))
+    states = mngr.restore(step, args=ocp.args.StandardRestore(target))['states']
   pick = lambda tree: jax.tree.map(lambda a: a[index], tree)
   variables = {'params': pick(states['params'])}
   if states.get('batch_stats'):

@@ -124,3 +124,22 @@ def test_half_given_job_is_refused_with_the_fix():
     distributed.initialize('auto', num_processes=2, environ={})
   with pytest.raises(UserError, match='JAX_PROCESS_ID must be an integer'):
     distributed.initialize('auto', environ={'JAX_PROCESS_ID': 'one'})
+
+
+def test_a_model_of_the_job_restores_in_one_process(runs, shared_datasets):
+  """The job's checkpoint (arrays over two processes' devices) onto this process's one device:
+  the restored model scores its recorded test accuracy."""
+  import ml_collections
+  from engine import checkpoints, loop, run, sweep
+  _, tmp, _, _ = runs
+  results = _records(tmp / 'job')
+  config = ml_collections.ConfigDict(results['config'])
+  config.dataset.data_dir = shared_datasets
+  record = results['records'][1]  # the second seed of the first group
+  variables = checkpoints.restore_variables(
+      str(tmp / 'job' / 'groups' / record['group'] / 'checkpoints'), 1)
+  model = loop.build_model(sweep.apply_point(config, record['point']).model)
+  ds = run.load_dataset(config)
+  logits = model.apply(variables, ds.test_x, train=False)
+  accuracy = float((np.argmax(logits, -1) == ds.test_y).mean())
+  assert abs(accuracy - record['final']['test_accuracy']) <= 1 / len(ds.test_y)
