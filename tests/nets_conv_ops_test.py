@@ -189,3 +189,27 @@ def test_bad_impl_names():
     jax.eval_shape(lambda: conv_ops.conv2d(x, k, b, impl='im2col'))
   with pytest.raises(ValueError):
     jax.eval_shape(lambda: conv_ops.max_pool_2x2(x, impl='avg'))
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    'Known, not yet explained: on one CPU device the dropout CNN with the fast ops (shifts image '
+    'conv + reshape pool) gives image-layer kernel gradients up to ~1.5% off lax on real MNIST '
+    '(every later layer within 3e-7; each op alone within 3e-7; the same model on 2 devices '
+    'within 3e-7 of lax). Random inputs do not show it. Found by the issue-9 layout tests.'))
+def test_the_cpu_fast_cnn_gradient_equals_lax_on_real_digits(mnist_small):
+  import optax
+  import nets
+  x, y = jnp.asarray(mnist_small.train_x[:32]), jnp.asarray(mnist_small.train_y[:32])
+
+  def grads(impl):
+    model = nets.build('cnn', conv_features=(16, 32), kernel_size=3, padding='SAME', dense=(128,),
+                       num_classes=10, activation='relu', kernel_init='glorot_uniform',
+                       init_scale=1.0, batch_norm=False, dropout_after_conv=True,
+                       dropout_after_dense=False, conv_impl=impl, pool_impl=impl)
+    params = model.init({'params': jax.random.PRNGKey(0)}, x[:1], train=False)['params']
+    loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(
+        model.apply({'params': p}, x, train=False), y).mean()
+    return jax.jit(jax.grad(loss))(params)['Conv_0']['kernel']
+
+  fast, ref = np.asarray(grads('auto')), np.asarray(grads('lax'))
+  assert np.max(np.abs(fast - ref)) / np.max(np.abs(ref)) < 1e-5
