@@ -3,6 +3,8 @@
 Every random number is derived from (seed, epoch, step), never from the position of a model in
 the group or from how often the process restarted, so a group trained alone or together, in one
 go or resumed from a checkpoint, sees the same data order, dropout masks and initial weights.
+Where the group's models and batches sit on the devices is its layout (engine/parallel.py); the
+programs here take it as a mesh and state their shardings, so the values do not depend on it.
 """
 import dataclasses
 import functools
