@@ -152,19 +152,6 @@ def evaluate(model, xt, yt, bf16: bool = False, batch: int = 1000) -> float:
   return correct / len(xt)
 
 
-def epoch(net: str, x, y, batch: int | None = None, bf16: bool = False,
-          opt_impl: str = 'fused', rate: float = 0.5, seed: int = 0) -> dict:
-  """One full epoch (setup excluded): {'seconds', 'samples_per_s'}."""
-  batch = batch or {'cnn': 128, 'lenet': 64, 'mlp': 32}[net]
-  steps = len(x) // batch
-  run = make_step(net, x, y, batch, bf16, opt_impl, rate=rate,
-                  steps_per_call=steps, seed=seed)
-  t0 = time.perf_counter()
-  n = run()
-  dt = time.perf_counter() - t0
-  return {'seconds': dt, 'samples_per_s': n / dt}
-
-
 def dropout_sweep(x_tr, y_tr, x_te, y_te, rates=SWEEP_RATES, batch: int = 128,
                   bf16: bool = False, opt_impl: str = 'fused',
                   seed: int = 0) -> dict:
@@ -187,18 +174,3 @@ def dropout_sweep(x_tr, y_tr, x_te, y_te, rates=SWEEP_RATES, batch: int = 128,
   return {'seconds': dt, 'accuracy': acc,
           'samples_per_s_per_model': len(rates) * steps * batch / dt}
 
-
-if __name__ == '__main__':
-  import json
-  from bench import mnist, timing
-  x, y, xe, ye = mnist.load()
-  print(machine.summary())
-  fns = {}
-  for net in ('mlp', 'cnn', 'lenet'):
-    for impl in ('fused', 'foreach', 'loop'):
-      fns[f'{net}/{impl}'] = make_step(net, x, y, opt_impl=impl)
-    fns[f'{net}/fused/channels_last'] = make_step(net, x, y, channels_last=True)
-    if machine.has_native_bf16() and net != 'mlp':
-      fns[f'{net}/fused/bf16'] = make_step(net, x, y, bf16=True)
-  res = timing.interleave(fns, rounds=3, min_time=0.5)
-  print(json.dumps({k: round(v['median']) for k, v in res.items()}, indent=1))

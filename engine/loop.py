@@ -164,7 +164,7 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
   def one_step(state, idx, key, images, labels):
     rng = jax.random.fold_in(jax.random.fold_in(key, _DROPOUT), state.step)
     # Permutation indices are in bounds by construction; saying so drops the gather's bounds
-    # handling (bench/study_mlp_step.py: 0-13% of an MLP step on CPU, within run-to-run noise).
+    # handling (bench/STUDY.md, table H: 0-13% of an MLP step on CPU, within run-to-run noise).
     batch = (images.at[idx].get(mode='promise_in_bounds'),
              labels.at[idx].get(mode='promise_in_bounds'))
     return train_step(state, batch, rng)

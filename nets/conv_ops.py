@@ -17,10 +17,6 @@ conv2d impls:
   'patches' im2col: kh*kw shifted slices concatenated, then one matmul.
   'shifts'  sum over taps of shifted input x tap kernel (elementwise for
             cin == 1); backward = lax's transposes.  For the image layer.
-  'hybrid'  lax forward and kernel-gradient; input-gradient as one matmul +
-            col2im (a VALID conv's lax input-gradient is a zero-padded
-            'full' conv).  Measured 5% slower than 'lax' on LeNet: kept for
-            study, not picked by 'auto'.
   'auto'    per layer, `default_impl('conv', cin=..., padding=...)`; on CPU
             bias gradients are also computed as matmuls (`bias_add`).
 max_pool_2x2 impls: 'lax' (nn.max_pool) | 'reshape' (elementwise maxima of
@@ -38,7 +34,7 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-CONV_IMPLS = ('lax', 'patches', 'shifts', 'hybrid')
+CONV_IMPLS = ('lax', 'patches', 'shifts')
 POOL_IMPLS = ('lax', 'reshape')
 
 # Winners measured in bench/STUDY.md (XLA:CPU, jax 0.10.2).  Accelerators keep
@@ -53,8 +49,7 @@ def default_impl(op: str = 'conv', backend: str | None = None,
   CPU pools with 'reshape'.  Its convs use 'shifts' for an image layer
   (cin <= 4) with a small kernel (taps = kh*kw <= 9; LeNet's 5x5 image
   layer measured faster with 'lax') and 'lax' otherwise, so with cin
-  unknown the answer is 'auto' (decided per layer by `conv2d`).  'hybrid'
-  measured 5% slower than 'lax' on LeNet, so nothing picks it.  Every other
+  unknown the answer is 'auto' (decided per layer by `conv2d`).  Every other
   backend gets 'lax'.  `backend` defaults to `jax.default_backend()`.
   """
   if op not in ('conv', 'pool'):
@@ -198,34 +193,6 @@ def _bias_add_bwd(bias, g):
 bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
-def _conv_hybrid(x, kernel, padding, accum_dtype):
-  return _lax_conv(x, kernel, padding, accum_dtype)
-
-
-def _conv_hybrid_fwd(x, kernel, padding, accum_dtype):
-  return _lax_conv(x, kernel, padding, accum_dtype), (x, kernel)
-
-
-def _conv_hybrid_bwd(padding, accum_dtype, res, g):
-  # dx of a VALID conv is a 'full' conv over (k-1)-padded gradients: for
-  # LeNet's 5x5 layer XLA:CPU spends 2.25x the useful FLOPs on zeros.  As
-  # one matmul to patch space plus col2im (the transpose of
-  # extract_patches: a fused sum of pads) it does only the useful work.
-  x, kernel = res
-  kh, kw, cin, cout = kernel.shape
-  g = g.astype(accum_dtype or g.dtype)
-  _, dk_fn = jax.vjp(lambda k: _lax_conv(x, k, padding, accum_dtype), kernel)
-  dp = lax.dot_general(g, kernel.reshape(kh * kw * cin, cout).astype(g.dtype),
-                       (((3,), (1,)), ((), ())))
-  _, col2im = jax.vjp(lambda x: extract_patches(x, kh, kw, padding),
-                      x.astype(dp.dtype))
-  return col2im(dp)[0].astype(x.dtype), dk_fn(g)[0]
-
-
-_conv_hybrid.defvjp(_conv_hybrid_fwd, _conv_hybrid_bwd)
-
-
 def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
            padding='SAME', impl: str = 'lax',
            accum_dtype: Any = None) -> jax.Array:
@@ -249,10 +216,9 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
     y = lax.dot_general(p, kernel.reshape(kh * kw * cin, cout),
                         (((3,), (0,)), ((), ())),
                         preferred_element_type=accum_dtype)
-  elif impl in ('shifts', 'hybrid'):
+  elif impl == 'shifts':
     padding = padding.upper() if isinstance(padding, str) else _pads(padding, kh, kw)
-    f = _conv_shifts if impl == 'shifts' else _conv_hybrid
-    y = f(x, kernel, padding, accum_dtype)
+    y = _conv_shifts(x, kernel, padding, accum_dtype)
   else:
     raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {impl!r}')
   if bias is not None:
@@ -280,7 +246,7 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     impl = default_impl('pool')
   if impl == 'lax':
     return nn.max_pool(x, (2, 2), strides=(2, 2), padding='VALID')
-  if impl in ('reshape', 'patches', 'shifts', 'hybrid'):
+  if impl in ('reshape', 'patches', 'shifts'):
     n, h, w, c = x.shape
     h2, w2 = h // 2, w // 2
     if (h, w) != (2 * h2, 2 * w2):
