@@ -2,12 +2,14 @@
 
     python launch.py --list
     python launch.py --experiment=dropout_sweep [--quick] [--config.train.epochs=2] [--workdir=DIR]
+    python launch.py --config=path/to/my_finding.py[:quick] [--config.seeds=5]
     python launch.py --experiment=all [--quick]     # every finding in turn, with its wall time
     python launch.py --experiment=NAME --coordinator_address=HOST0:1234 --num_processes=2 \
         --process_id=0     # one process of a job of several (engine/distributed.py)
 
-`--config.*` overrides are taken out of argv before absl sees it and typed against the chosen
-experiment's own config (engine/overrides.py), so every mistake gets a one-paragraph message.
+`pip install -e .` also installs this as the `jax-findings` command. Configs are parsed by
+`ml_collections.config_flags` (engine/cli.py); absl's own flags (--verbosity, --helpfull,
+--flagfile) and JAX's (--jax_debug_nans, ...) work as usual.
 """
 import os
 import sys
@@ -17,16 +19,21 @@ from engine import cpu_setup
 
 cpu_setup.configure()
 
-from absl import app, flags, logging  # noqa: E402  (XLA flags must be set before jax loads)
+import jax  # noqa: E402  (XLA flags must be set before jax loads)
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import distributed, files, overrides, report, run  # noqa: E402
+from engine import cli, distributed, files, report, run  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
-flags.DEFINE_string('experiment', None, "The finding to run (see --list), or 'all'.")
+_CONFIG = config_flags.DEFINE_config_file(
+    'config', None, 'A finding file, optionally with its variant: path/to/finding.py[:quick]. '
+    'Override its keys with --config.a.b=value.')
+flags.DEFINE_string('experiment', None, "A built-in finding (see --list), or 'all'.")
 flags.DEFINE_bool('list', False, 'List the findings, one line each, and exit.')
-flags.DEFINE_bool('quick', False, "The experiment's quick variant: tiny data, few points, one seed.")
+flags.DEFINE_bool('quick', False, "The finding's quick variant (same as --config=FILE:quick).")
 flags.DEFINE_string('workdir', None, 'Where metrics, checkpoints, plots and the report go; a rerun '
                     'with the same work dir resumes. Default: runs/NAME (or runs/NAME-HASH for an '
                     'overridden config).')
@@ -41,7 +48,7 @@ flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, the sa
 flags.DEFINE_integer('num_processes', None, 'Processes in the job (default: $JAX_NUM_PROCESSES).')
 flags.DEFINE_integer('process_id', None, 'This process, from 0 (default: $JAX_PROCESS_ID).')
 FLAGS = flags.FLAGS
-_OVERRIDES = []
+_PREPARED: list = []  # the cli.Prepared of this process's command line
 
 
 def _fail(message: str, code: int = 2):
@@ -49,17 +56,34 @@ def _fail(message: str, code: int = 2):
   sys.exit(code)
 
 
+def _parse_flags(argv):
+  """absl's parse, with every config mistake turned into one paragraph and exit code 2."""
+  prepared = _PREPARED[0]
+  try:
+    rest = FLAGS(argv)
+    if prepared.finding is not None:
+      cli.check_overrides(_CONFIG.value, prepared.default, FLAGS['config'].override_values)
+  except UserError as e:
+    _fail(str(e))
+  except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
+    _fail(str(cli.explain(e, prepared.default)))
+  return rest
+
+
 def main(argv):
   if len(argv) > 1:
     _fail(f'Unexpected arguments {argv[1:]}. Flags take the form --name=value; config overrides '
           'take the form --config.section.key=value.')
-  if FLAGS.list or not FLAGS.experiment:
+  prepared = _PREPARED[0]
+  if FLAGS.list or (prepared.finding is None and FLAGS.experiment != 'all'):
     for name in experiments.NAMES:
-      print(f'{name:24s} {experiments.summary(name)}')
+      print(f'{name:24s} {experiments.get(name).summary}')
     if not FLAGS.list:
-      print('\nRun one with: python launch.py --experiment=NAME [--quick]')
+      print('\nRun one with: python launch.py --experiment=NAME [--quick], or your own finding '
+            'with --config=path/to/finding.py')
     return
-  logging.set_verbosity(logging.WARNING)
+  if not FLAGS['verbosity'].present:
+    logging.set_verbosity(logging.WARNING)
   try:
     joined = distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address,
                                     FLAGS.num_processes, FLAGS.process_id)
@@ -68,22 +92,21 @@ def main(argv):
   if joined and not distributed.is_writer():
     sys.stdout = open(os.devnull, 'w')  # process 0 prints for the job, as it writes for it
   if FLAGS.experiment == 'all':
-    return run_all()
+    return run_all(prepared)
+  finding, config = prepared.finding, _CONFIG.value
+  if FLAGS.show_config:
+    print(config)
+    return
   workdir = FLAGS.workdir
   try:
-    experiment = experiments.get(FLAGS.experiment)
-    default = experiment.get_config(FLAGS.quick)
-    config = overrides.apply(experiment.get_config(FLAGS.quick), _OVERRIDES)
-    if FLAGS.show_config:
-      print(config)
-      return
-    if not hasattr(experiment, 'measure'):  # a finding that measures has no training keys
+    if finding.trains:
       run.validate(config)
-    if hasattr(experiment, 'validate'):
-      experiment.validate(config)
-    workdir = workdir or run.default_workdir(experiment.NAME, config, default, FLAGS.quick)
-    print(f'{experiment.NAME}: work dir {workdir}')
-    run.run(experiment, config, workdir, progress=FLAGS.progress)
+    if finding.validate:
+      finding.validate(config)
+    workdir = workdir or run.default_workdir(finding.name, config, prepared.default,
+                                             prepared.variant)
+    print(f'{finding.name}: work dir {workdir}')
+    run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
   except (UserError, data.DataError) as e:
     _fail(str(e))
   except KeyboardInterrupt:
@@ -91,25 +114,28 @@ def main(argv):
           'command again to resume.', code=130)
 
 
-def run_all():
+def run_all(prepared):
   """Runs every finding's default (or quick) config in turn, each in its default work dir.
 
   A finding that fails is reported and the others still run; finished ones resume as usual.
   Prints and writes (runs/all.md) each finding's outcome and wall time.
   """
-  if _OVERRIDES or FLAGS.workdir:
+  if FLAGS.workdir:
     _fail('--experiment=all runs each finding with its own default config in its own work dir, '
           'so it takes no --config.* overrides and no --workdir. Run findings one by one to '
           'override them, or set JAX_FINDINGS_RUNS to move every work dir.')
+  variant = 'quick' if FLAGS.quick else None
   rows, t_all = [], time.monotonic()
   for name in experiments.NAMES:
-    experiment = experiments.get(name)
-    config = experiment.get_config(FLAGS.quick)
-    workdir = run.default_workdir(name, config, config, FLAGS.quick)
-    print(f'=== {name}: work dir {workdir}', flush=True)
-    t0 = time.monotonic()
+    print(f'=== {name}', flush=True)
+    t0, workdir = time.monotonic(), ''
     try:
-      results = run.run(experiment, config, workdir, progress=FLAGS.progress)
+      finding = experiments.get(name)
+      config = finding.config(variant)
+      workdir = run.default_workdir(name, config, config, variant)
+      print(f'{name}: work dir {workdir}', flush=True)
+      results = run.run(finding, config, workdir, progress=FLAGS.progress,
+                        command=prepared.command)
       outcome = results['verdict']['outcome']
     except (UserError, data.DataError) as e:
       outcome = f'FAILED: {e}'
@@ -135,9 +161,17 @@ def run_all():
     sys.exit(1)
 
 
-if __name__ == '__main__':
+def cli_main():
+  """The `jax-findings` console command, and `python launch.py`."""
   try:
-    argv, _OVERRIDES[:] = overrides.split_argv(sys.argv)
+    prepared = cli.prepare(sys.argv)
   except UserError as e:
     _fail(str(e))
-  app.run(main, argv=argv)
+  _PREPARED[:] = [prepared]
+  sys.argv = prepared.argv  # config_flags reads the overrides from sys.argv
+  jax.config.parse_flags_with_absl()
+  app.run(main, argv=prepared.argv, flags_parser=_parse_flags)
+
+
+if __name__ == '__main__':
+  cli_main()

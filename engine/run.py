@@ -12,6 +12,7 @@ from absl import logging
 import data
 import nets
 from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
+from engine import finding as finding_lib
 from engine.errors import UserError
 
 
@@ -25,14 +26,13 @@ def config_hash(config) -> str:
   return hashlib.sha256(json.dumps(identity(config), sort_keys=True).encode()).hexdigest()[:8]
 
 
-def default_workdir(name: str, config, default_config, quick: bool) -> str:
-  """`runs/NAME` for the default config, `runs/NAME-quick` for the quick one, else `runs/NAME-HASH`.
-
-  So the plain command always finds its own earlier run, and a changed config never lands in it.
+def default_workdir(name: str, config, default_config, variant: str | None = None) -> str:
+  """`runs/NAME` for the default config, `runs/NAME-VARIANT` for a variant's (`runs/NAME-quick`),
+  else `runs/NAME-HASH`: the plain command finds its own earlier run, a changed config never does.
   """
   root = os.environ.get('JAX_FINDINGS_RUNS', 'runs')
   if identity(config) == identity(default_config):
-    return os.path.join(root, name + ('-quick' if quick else ''))
+    return os.path.join(root, name + (f'-{variant}' if variant else ''))
   return os.path.join(root, f'{name}-{config_hash(config)}')
 
 
@@ -138,18 +138,19 @@ def models_per_program(config) -> int:
 
 
 
-def run(experiment, config, workdir: str, *, progress: bool = True, command: str | None = None):
+def run(finding, config, workdir: str, *, progress: bool = True, command: str | None = None):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
 
-  Two optional hooks of an experiment module:
-    measure(config, workdir) -> dict: the finding computes instead of training; the dict gives
-      the results' 'seeds', 'dataset', 'records' and 'train_seconds' plus anything the verdict
-      reads, and replaces the training loop.
-    analyze(results, workdir) -> dict: after training, before the verdict (e.g. a confusion
-      matrix from the checkpoints); stored as results['analysis'].
+  `finding` is an engine.finding.Finding (a finding module is checked into one). Its hooks, as
+  engine/finding.py defines them: `measure` replaces the training loop (its dict gives the
+  results' 'seeds', 'dataset', 'records' and 'train_seconds' plus what the verdict reads);
+  `probe` runs inside it; `analyze` runs after it, into results['analysis']; `plot` after the
+  verdict.
   """
-  name = experiment.NAME
-  if hasattr(experiment, 'measure'):
+  if not isinstance(finding, finding_lib.Finding):
+    finding = finding_lib.from_module(finding)
+  experiment, name = finding, finding.name
+  if experiment.measure:
     return _measure(experiment, config, workdir, command)
   groups = sweep.groups(config, models_per_program(config))
   dataset = load_dataset(config)
@@ -180,7 +181,7 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
         with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
           group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
                                            on_epoch=on_epoch,
-                                           probe=getattr(experiment, 'probe', None))
+                                           probe=experiment.probe)
         result = {'records': group_records, 'points': [sweep.label(p) for p in group.points],
                   'seeds': list(group.seeds)}
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
@@ -204,7 +205,7 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
       'records': records,
       'train_seconds': train_seconds,
   }
-  if hasattr(experiment, 'analyze'):
+  if experiment.analyze:
     results['analysis'] = experiment.analyze(results, workdir)
   verdict = _finish(experiment, results, workdir, command)
   _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
@@ -213,10 +214,10 @@ def run(experiment, config, workdir: str, *, progress: bool = True, command: str
 
 
 def _measure(experiment, config, workdir, command):
-  prepare_workdir(workdir, experiment.NAME, config)
+  prepare_workdir(workdir, experiment.name, config)
   started = time.time()
   _status(workdir, state='running', started=started)
-  results = {'experiment': experiment.NAME, 'config': json.loads(config.to_json(sort_keys=True)),
+  results = {'experiment': experiment.name, 'config': json.loads(config.to_json(sort_keys=True)),
              **experiment.measure(config, workdir)}
   verdict = _finish(experiment, results, workdir, command)
   _status(workdir, state='finished', started=started, finished=time.time(),
@@ -228,13 +229,13 @@ def _finish(experiment, results, workdir, command):
   """The verdict, plots, results.json, metrics.jsonl, report.md and the terminal summary."""
   verdict = experiment.verdict(results)
   results['verdict'] = verdict.to_json()
-  plots = experiment.plot(results, workdir) if hasattr(experiment, 'plot') else []
+  plots = experiment.plot(results, workdir) if experiment.plot else []
   files.write_json(os.path.join(workdir, 'results.json'), results)
   files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(results['records']))
   command = command or 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-  report.write(workdir, name=experiment.NAME, doc=experiment.__doc__ or '', verdict=verdict,
+  report.write(workdir, name=experiment.name, doc=experiment.doc, verdict=verdict,
                results=results, plots=plots, command=command)
-  _print_summary(experiment.NAME, verdict, workdir, results['dataset'])
+  _print_summary(experiment.name, verdict, workdir, results['dataset'])
   return verdict
 
 

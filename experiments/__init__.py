@@ -1,7 +1,11 @@
-"""The registry of findings: one module per finding, each with get_config(), verdict() and plot()."""
-import difflib
-import importlib
+"""The built-in findings: one file per finding, each a finding file as engine/finding.py defines.
 
+`python launch.py --experiment=NAME` runs `experiments/NAME.py`; `--config=PATH` runs any other
+finding file the same way.
+"""
+import difflib
+
+from engine import finding
 from engine.errors import UserError
 
 NAMES = (
@@ -18,15 +22,22 @@ NAMES = (
 )
 
 
-def get(name: str):
+def check_name(name: str) -> None:
   if name not in NAMES:
     close = difflib.get_close_matches(name, NAMES, n=1)
     hint = f' Did you mean `{close[0]}`?' if close else ''
     raise UserError(f'Unknown experiment {name!r}.{hint} Known experiments: {", ".join(NAMES)} '
-                    '(`python launch.py --list` describes each).')
-  return importlib.import_module(f'experiments.{name}')
+                    '(`python launch.py --list` describes each); run a finding file of your own '
+                    'with --config=PATH.')
 
 
-def summary(name: str) -> str:
-  """The first line of the experiment's docstring."""
-  return (get(name).__doc__ or '').strip().splitlines()[0]
+def get(name: str) -> finding.Finding:
+  """The built-in finding `name`, checked against the contract."""
+  check_name(name)
+  return finding.load_builtin(name)
+
+
+def path(name: str) -> str:
+  """The file of the built-in finding `name` (what --experiment=NAME passes as --config)."""
+  check_name(name)
+  return finding.builtin_path(name)

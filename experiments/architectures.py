@@ -28,6 +28,7 @@ from nets.inception import Inception
 from nets.pooling import Pool
 
 NAME = 'architectures'
+VARIANTS = ('quick',)
 
 # Exam problem 10's layout, as in the CS231n notes' VGG-16 walk-through: (layer, output shape,
 # "memory" = activations as printed, weights without biases). The notes' total, "24M", is not the
@@ -102,8 +103,8 @@ TOPICS = (
 )
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  del quick  # counting takes seconds; the quick variant is the full one
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  del variant  # counting takes seconds; the quick variant is the full one
   c = ml_collections.ConfigDict()
   c.imagenet_input = (224, 224, 3)
   c.alexnet_input = (227, 227, 3)

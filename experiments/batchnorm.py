@@ -46,42 +46,33 @@ import ml_collections
 import numpy as np
 
 import nets
-from engine import loop, parallel, report, run, sweep
+from engine import base_config, loop, parallel, report, run, sweep
 from engine import verdict as v
 from nets import activations
 from nets.batch_norm import batch_norm
 
 NAME = 'batchnorm'
+VARIANTS = ('quick',)
 BN, LR, SCALE = 'model.batch_norm', 'optimizer.learning_rate', 'model.init_scale'
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=2000, train_subset=0, test_subset=0,
-      split_seed=0, download=True, allow_standin=True))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.validation_size = 2000
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(100,) * 8, num_classes=10, activation='relu', kernel_init='he_normal',
       init_scale=1.0, batch_norm=False, dropout=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.1))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=12, steps_per_epoch=200, batch_size=64, eval_batch_size=1000, eval_train_size=1000,
-      steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=12, steps_per_epoch=200, batch_size=64, eval_train_size=1000))
   c.sweep.model = ml_collections.ConfigDict(dict(batch_norm=(False, True), init_scale=(1.0, 0.01)))
   c.sweep.optimizer = ml_collections.ConfigDict(dict(learning_rate=(0.01, 0.1, 1.0)))
-  c.seeds = 3
-  c.seed = 0
-  c.sweep_max_models = -1
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.analysis = ml_collections.ConfigDict(dict(
       init_batch=512, batch_of_one_steps=500, batch_of_one_inputs=100, timing_steps=300,
       timing_repeats=5, dense_in=20, dense_out=30))
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, target=0.95, stall_below=0.2, tiny_scale=0.01, shrink_at_least=1e3,
       bn_scale_band=(0.2, 5.0), reference_atol=1e-4))
-  if quick:
+  if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
     c.model.hidden = (32,) * 8
     c.train.update(dict(epochs=3, steps_per_epoch=20, eval_batch_size=500, eval_train_size=500))

@@ -27,40 +27,36 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import parallel, report
+from engine import base_config, report
 from engine import run as run_lib
 from engine import verdict as v
 from experiments import planar
 
 NAME = 'data_order'
+VARIANTS = ('quick',)
 ORDER = 'train.order'
 SORTED, SHUFFLED = 'sorted_by_label', 'shuffled'
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='circle', num_samples=500, noise=0.0, train_fraction=0.5, validation_size=100,
-      data_dir='', train_subset=0, test_subset=0, split_seed=0, download=False,
-      allow_standin=False))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.update(dict(name='circle', validation_size=100, download=False, allow_standin=False))
+  c.dataset.num_samples = 500
+  c.dataset.noise = 0.0
+  c.dataset.train_fraction = 0.5
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(4, 2), num_classes=2, activation='relu', kernel_init='glorot_normal',
       init_scale=1.0, batch_norm=False, dropout=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.03))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=4, passes_per_epoch=1, batch_size=1, order=SHUFFLED, probe_every_steps=1,
-      eval_batch_size=256, eval_train_size=0, steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=4, batch_size=1, order=SHUFFLED, probe_every_steps=1,
+                      eval_batch_size=256, eval_train_size=0))
   c.sweep.train = ml_collections.ConfigDict(dict(order=(SHUFFLED, SORTED)))
   c.seeds = 8
-  c.seed = 0
   c.sweep_max_models = 0
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, min_bias_gap=1.0, min_dead=0.5, min_dead_gap=0.25,
       max_positive_recall=0.05, min_accuracy_gap=0.2))
-  if quick:
+  if variant == 'quick':
     c.dataset.num_samples = 100
     c.train.epochs = 2
     c.seeds = 2

@@ -25,11 +25,12 @@ import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 
-from engine import parallel, report
+from engine import base_config, report
 from engine import verdict as v
 from engine.errors import UserError
 
 NAME = 'depth_vs_width'
+VARIANTS = ('quick',)
 HIDDEN = 'model.hidden'
 ASSIGNMENT = {100: 0.9762, 200: 0.9806, 1000: 0.9832}
 
@@ -40,29 +41,19 @@ def split(budget: int, depth: int) -> tuple[int, ...]:
   return tuple(base + (i < extra) for i in range(depth))
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=5000, train_subset=0, test_subset=0,
-      split_seed=0, download=True, allow_standin=True))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(100,), num_classes=10, activation='relu', kernel_init='glorot_uniform',
       init_scale=1.0, batch_norm=False, dropout=True, dropout_rate=0.2))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=10, batch_size=32, eval_batch_size=1000, eval_train_size=5000, steps_per_call=-1))
+  c.train.update(dict(epochs=10, batch_size=32, eval_train_size=5000))
   budgets, depths = (100, 200, 1000), (1, 2, 3, 4)
-  c.sweep = ml_collections.ConfigDict()
   c.sweep.model = ml_collections.ConfigDict(dict(
       hidden=tuple(split(b, d) for b in budgets for d in depths)))
-  c.seeds = 3
-  c.seed = 0
-  c.sweep_max_models = -1
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, budgets=budgets, bars=(0.975, 0.98, 0.983)))
-  if quick:
+  if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
     c.train.update(dict(epochs=2, eval_train_size=1000, eval_batch_size=500))
     c.sweep.model.hidden = ((16,), (8, 8), (64,), (32, 32))

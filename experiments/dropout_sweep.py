@@ -26,38 +26,27 @@ import os
 import ml_collections
 import numpy as np
 
-from engine import parallel, report
+from engine import base_config, report
 from engine import verdict as v
 
 NAME = 'dropout_sweep'
+VARIANTS = ('quick',)
 ASSIGNMENT = {0.0: 0.9714, 0.1: 0.9694, 0.2: 0.97, 0.3: 0.9688, 0.4: 0.9578, 0.5: 0.9524,
               0.6: 0.9474, 0.7: 0.9279, 0.8: 0.8897, 0.9: 0.8479}
 RATE = 'model.dropout_rate'
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=5000, train_subset=0, test_subset=0,
-      split_seed=0, download=True, allow_standin=True))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
   c.model = ml_collections.ConfigDict(dict(
       name='cnn', conv_features=(16, 32), kernel_size=3, padding='SAME', dense=(128,),
       num_classes=10, activation='relu', kernel_init='glorot_uniform', init_scale=1.0,
       batch_norm=False, dropout_after_conv=True, dropout_after_dense=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=1, batch_size=128, eval_batch_size=1000, eval_train_size=10000,
-      steps_per_call=-1))  # steps per program call; -1: the backend's best (engine/loop.py)
-  c.sweep = ml_collections.ConfigDict()
   c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=tuple(sorted(ASSIGNMENT))))
-  c.seeds = 3
-  c.seed = 0
-  c.sweep_max_models = -1  # models per program; -1: the backend's best, 0: the whole group
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, max_spearman=-0.8, low_rates=(0.0, 0.1, 0.2), high_rate=0.9))
-  if quick:
+  if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
     c.train.update(dict(eval_train_size=1000, eval_batch_size=500))
     c.sweep.model.dropout_rate = (0.0, 0.5, 0.9)

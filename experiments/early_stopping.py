@@ -29,37 +29,28 @@ import ml_collections
 import numpy as np
 
 from engine import early_stopping as es
-from engine import parallel
+from engine import base_config
 from engine import report
 from engine import verdict as v
 
 NAME = 'early_stopping'
+VARIANTS = ('quick',)
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=1000, train_subset=1000, test_subset=2000,
-      split_seed=0, download=True, allow_standin=True))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.update(dict(validation_size=1000, train_subset=1000, test_subset=2000))
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(512, 512), num_classes=10, activation='relu',
       kernel_init='glorot_uniform', init_scale=1.0, batch_norm=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=60, batch_size=32, eval_batch_size=1000, eval_train_size=1000, steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
-  c.seeds = 3
-  c.seed = 0
+  c.train.update(dict(epochs=60, batch_size=32, eval_train_size=1000))
   c.sweep_max_models = 0
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
-  c.early_stopping = ml_collections.ConfigDict(dict(
-      rule='gl', metric='val_loss', threshold=28.0, patience=10, keep_best=True,
-      stop_group=False))
+  c.early_stopping.update(dict(rule='gl', threshold=28.0))
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, thresholds=(5.0, 28.0, 150.0), checked=(28.0, 150.0), patience=(10,),
       margin=0.005))
-  if quick:
+  if variant == 'quick':
     c.dataset.update(dict(validation_size=300, train_subset=300, test_subset=500))
     c.model.hidden = (256,)
     c.train.update(dict(epochs=15, eval_train_size=300, eval_batch_size=500))
@@ -73,7 +64,7 @@ def _rules(cfg, metric):
   return rules + [(f'patience {p}', 'patience', 0.0, p) for p in cfg.patience]
 
 
-def analyse(results):
+def per_rule(results):
   """Per rule: per-seed stop, restored (best up to stop) epochs and test errors at each."""
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
   metric = results['config']['early_stopping']['metric']
@@ -112,7 +103,7 @@ def _fmt_epochs(epochs, stops=None):
 
 def verdict(results) -> v.Verdict:
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
-  a = analyse(results)
+  a = per_rule(results)
   last = a['last_test_error']
   checks = []
   for t in cfg.checked:
@@ -161,7 +152,7 @@ def verdict(results) -> v.Verdict:
 
 def plot(results, workdir) -> list[str]:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  a = analyse(results)
+  a = per_rule(results)
   records = [r for r in results['records'] if not r['diverged']]
   metric = a['metric']
   n = len(records)

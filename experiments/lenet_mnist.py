@@ -26,37 +26,29 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import checkpoints, files, loop, parallel, report, run, sweep
+from engine import base_config, checkpoints, files, loop, report, run, sweep
 from engine import verdict as v
 
 NAME = 'lenet_mnist'
+VARIANTS = ('quick',)
 ASSIGNMENT_ACCURACY = 0.976
 ASSIGNMENT_PAIRS = ((7, 2), (9, 7))  # (true digit, read as)
 MODEL = 'model.name'
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=5000, train_subset=0, test_subset=0,
-      split_seed=0, download=True, allow_standin=True))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
   c.model = ml_collections.ConfigDict(dict(
       name='caffe_lenet', num_classes=10, kernel_init='glorot_uniform', dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.01, momentum=0.9))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=2, batch_size=64, eval_batch_size=1000, eval_train_size=10000))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=2, batch_size=64))
   c.sweep.model = ml_collections.ConfigDict(dict(name=('caffe_lenet', 'lenet5')))
   c.seeds = 2
-  c.seed = 0
-  c.sweep_max_models = -1  # models per program; -1: the backend's best, 0: the whole group
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.analysis = ml_collections.ConfigDict(dict(
       feature_model='caffe_lenet', feature_layers=('conv1', 'pool1'), feature_image=0,
       grid=(4, 5), top_pairs=2, eval_batch_size=1000))
   c.verdict = ml_collections.ConfigDict(dict(min_seeds=2, accuracy=ASSIGNMENT_ACCURACY))
-  if quick:
+  if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
     c.train.update(dict(epochs=1, eval_train_size=1000, eval_batch_size=500))
     c.seeds = 1

@@ -22,39 +22,35 @@ import os
 import ml_collections
 import numpy as np
 
-from engine import optimizers, parallel
+from engine import base_config, optimizers
 from engine import report
 from engine import verdict as v
 from engine.errors import UserError
 
 NAME = 'lr_decay'
+VARIANTS = ('quick',)
 DECAY = 'optimizer.decay'
 EXAM_CURVE = {0.0001: 'A', 0.1: 'B', 0.001: 'C', 0.01: 'D'}  # the exam's answer key
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='blobs', data_dir='', num_samples=1000, train_fraction=0.5, validation_size=200,
-      train_subset=0, test_subset=0, split_seed=2, download=False, allow_standin=False))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.update(dict(name='blobs', validation_size=200, split_seed=2, download=False,
+                        allow_standin=False))
+  c.dataset.num_samples = 1000
+  c.dataset.train_fraction = 0.5
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(50,), num_classes=3, activation='relu', kernel_init='he_uniform',
       init_scale=1.0, batch_norm=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(
       name='sgd', learning_rate=0.01, schedule='time_based_decay', decay=0.0))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=200, batch_size=32, eval_batch_size=500, eval_train_size=0, steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=200, batch_size=32, eval_batch_size=500, eval_train_size=0))
   c.sweep.optimizer = ml_collections.ConfigDict(dict(decay=(0.1, 0.01, 0.001, 0.0001)))
-  c.seeds = 3
-  c.seed = 0
   c.sweep_max_models = 0  # the four decays x seeds in one program
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=3, fast=0.1, slow=0.0001, collapse_epochs=1, collapse_fraction=0.5,
       constant_fraction=0.7))
-  if quick:
+  if variant == 'quick':
     c.train.epochs = 20
     c.sweep.optimizer.decay = (0.1, 0.0001)
     c.seeds = 1

@@ -25,13 +25,14 @@ import ml_collections
 import numpy as np
 import optax
 
-from engine import loop, parallel
+from engine import base_config, loop
 from engine import report
 from engine import run as run_lib
 from engine import verdict as v
 from experiments import planar
 
 NAME = 'weight_init'
+VARIANTS = ('quick',)
 INIT, ACT = 'model.kernel_init', 'model.activation'
 RANDOM_INIT = 'glorot_normal'
 CONSTANT_INITS = ('zeros', 'ones')
@@ -39,31 +40,26 @@ ASSIGNMENT = {'zeros+relu test error': 0.508, 'sigmoid epochs to a clear drop': 
               'zeros+sigmoid epochs to learn': 3200}
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='circle', num_samples=500, noise=0.0, train_fraction=0.5, validation_size=100,
-      data_dir='', train_subset=0, test_subset=0, split_seed=0, download=False,
-      allow_standin=False))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.update(dict(name='circle', validation_size=100, download=False, allow_standin=False))
+  c.dataset.num_samples = 500
+  c.dataset.noise = 0.0
+  c.dataset.train_fraction = 0.5
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(4, 2), num_classes=2, activation='relu', kernel_init=RANDOM_INIT,
       init_scale=1.0, batch_norm=False, dropout=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.03))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=200, passes_per_epoch=20, batch_size=10, eval_batch_size=256, eval_train_size=0,
-      steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=200, passes_per_epoch=20, batch_size=10, eval_batch_size=256,
+                      eval_train_size=0))
   c.sweep.model = ml_collections.ConfigDict(dict(
       kernel_init=('zeros', 'ones', RANDOM_INIT), activation=('relu', 'sigmoid', 'tanh')))
   c.seeds = 8
-  c.seed = 0
   c.sweep_max_models = 0
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, drop_error=0.1, fast_error=0.02, fast_passes=400, slower_factor=3.0,
       learn_error=0.4, symmetry_tol=1e-6))
-  if quick:
+  if variant == 'quick':
     c.train.update(dict(epochs=4, passes_per_epoch=5))
     c.sweep.model.kernel_init = ('zeros', RANDOM_INIT)
     c.sweep.model.activation = ('relu', 'sigmoid')

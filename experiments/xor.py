@@ -20,12 +20,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import loop, parallel
+from engine import base_config, loop
 from engine import verdict as v
 from experiments import planar
 import data
 
 NAME = 'xor'
+VARIANTS = ('quick',)
 HIDDEN, ACT = 'model.hidden', 'model.activation'
 
 # Class-1 logit minus class-0 logit; a point is labelled 1 when it is positive.
@@ -41,29 +42,22 @@ HAND_SET = {
 HAND_SET_MARGIN = {'or_gate': [-0.5, 0.5, 0.5, 1.5], 'xor_gate': [-0.5, 0.5, 0.5, -0.5]}
 
 
-def get_config(quick: bool = False) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='xor_gate', validation_size=4, data_dir='', train_subset=0, test_subset=0,
-      split_seed=0, download=False, allow_standin=False))
+def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
+  c = base_config.get_config()
+  c.dataset.update(dict(name='xor_gate', validation_size=4, download=False, allow_standin=False))
   c.model = ml_collections.ConfigDict(dict(
       name='mlp', hidden=(2,), num_classes=2, activation='relu', kernel_init='glorot_normal',
       init_scale=1.0, batch_norm=False, dropout=False, dropout_rate=0.0))
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=0.01))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=20, passes_per_epoch=100, batch_size=4, eval_batch_size=4, eval_train_size=0,
-      steps_per_call=-1))
-  c.sweep = ml_collections.ConfigDict()
+  c.train.update(dict(epochs=20, passes_per_epoch=100, batch_size=4, eval_batch_size=4,
+                      eval_train_size=0))
   c.sweep.model = ml_collections.ConfigDict(dict(
       hidden=((), (2,), (8,), (4, 4, 4)), activation=('relu', 'linear')))
   c.seeds = 10
-  c.seed = 0
   c.sweep_max_models = 0
-  c.parallel = parallel.default_config()  # devices: engine/parallel.py
-  c.checkpoint_every_secs = 60.0
   c.verdict = ml_collections.ConfigDict(dict(
       min_seeds=5, min_fit_fraction=0.5, collapse_tol=1e-5, control_min_gap=1e-3))
-  if quick:
+  if variant == 'quick':
     c.train.update(dict(epochs=2, passes_per_epoch=50))
     c.sweep.model.hidden = ((), (3, 3))
     c.seeds = 2

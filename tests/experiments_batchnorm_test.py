@@ -6,7 +6,7 @@ from experiments import batchnorm as bnx
 
 
 def _config(shared_datasets=''):
-  c = bnx.get_config(quick=True)
+  c = bnx.get_config('quick')
   c.dataset.data_dir = shared_datasets
   c.dataset.allow_standin = False
   c.model.hidden = (16,) * 4  # fewer layers compile faster; 4 show the vanishing signal as well

@@ -9,7 +9,7 @@ from experiments import data_order
 @pytest.fixture(scope='module')
 def quick(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('data_order')
-  config = data_order.get_config(quick=True)
+  config = data_order.get_config('quick')
   return run.run(data_order, config, str(workdir), progress=False), workdir
 
 

@@ -63,7 +63,7 @@ def test_too_few_seeds_is_inconclusive():
 
 
 def test_quick_run_trains_each_architecture_as_its_own_group(shared_datasets, tmp_path):
-  c = dw.get_config(quick=True)
+  c = dw.get_config('quick')
   c.dataset.data_dir = shared_datasets
   c.dataset.allow_standin = False
   dw.validate(c)

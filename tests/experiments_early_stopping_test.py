@@ -23,7 +23,7 @@ def _results(test_err, seeds=3, kept=False, standin=False):
 
 
 def test_stop_epochs_follow_the_generalization_loss():
-  a = early_stopping.analyse(_results([0.1] * 9))
+  a = early_stopping.per_rule(_results([0.1] * 9))
   assert list(a['rules']['GL > 5%']['stop_epoch']) == [4] * 3
   assert list(a['rules']['GL > 28%']['stop_epoch']) == [5] * 3
   assert list(a['rules']['GL > 150%']['stop_epoch']) == [9] * 3

@@ -37,7 +37,7 @@ def test_verdict_needs_every_seed_of_both_models_above_the_assignment():
 def test_tiny_run_restores_its_checkpoints_and_classifies_an_image(shared_datasets, tmp_path,
                                                                    monkeypatch):
   monkeypatch.setenv('JAX_FINDINGS_DATA', shared_datasets)
-  config = lenet_mnist.get_config(quick=True)
+  config = lenet_mnist.get_config('quick')
   config.dataset.update(dict(validation_size=256, train_subset=1024, test_subset=512,
                              download=False, allow_standin=False))
   config.train.update(dict(eval_train_size=256, eval_batch_size=256))

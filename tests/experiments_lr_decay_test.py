@@ -48,7 +48,7 @@ def test_one_seed_is_inconclusive():
 
 
 def test_the_four_decays_train_in_one_program_with_their_own_rates(tmp_path, capsys):
-  c = lr_decay.get_config(quick=True)
+  c = lr_decay.get_config('quick')
   c.sweep.optimizer.decay = DECAYS
   c.train.epochs = 3
   assert len(sweep.groups(c, run.models_per_program(c))) == 1

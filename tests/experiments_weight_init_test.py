@@ -10,7 +10,7 @@ from experiments import weight_init
 @pytest.fixture(scope='module')
 def quick(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('weight_init')
-  config = weight_init.get_config(quick=True)
+  config = weight_init.get_config('quick')
   return run.run(weight_init, config, str(workdir), progress=False), workdir
 
 

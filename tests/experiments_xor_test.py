@@ -28,7 +28,7 @@ def test_a_deep_linear_network_is_one_affine_map(activation, collapses):
 @pytest.fixture(scope='module')
 def quick(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('xor')
-  return run.run(xor, xor.get_config(quick=True), str(workdir), progress=False), workdir
+  return run.run(xor, xor.get_config('quick'), str(workdir), progress=False), workdir
 
 
 def test_the_quick_run_measures_fit_and_collapse(quick):

@@ -78,7 +78,7 @@ def test_truncated_dataset_file_is_named(shared_datasets, tmp_path):
 def test_a_work_dir_of_another_config_is_refused(shared_datasets, tmp_path):
   workdir = tmp_path / 'w'
   workdir.mkdir()
-  config = json.loads(dropout_sweep.get_config(quick=True).to_json())
+  config = json.loads(dropout_sweep.get_config('quick').to_json())
   config['seeds'] = 5
   (workdir / 'config.json').write_text(json.dumps({'experiment': 'dropout_sweep', 'config': config}))
   out = _launch(['--experiment=dropout_sweep', '--quick', f'--workdir={workdir}'],
