@@ -6,7 +6,6 @@ be computed); otherwise REPRODUCED when every check passes and NOT REPRODUCED wh
 """
 import dataclasses
 
-import numpy as np
 import scipy.stats
 
 REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE = 'REPRODUCED', 'NOT REPRODUCED', 'INCONCLUSIVE'
@@ -52,21 +51,6 @@ def of_run(results, checks, table, *, min_seeds: int, diverged: int) -> Verdict:
   outcome, reasons = decide(checks, seeds=results['seeds'], min_seeds=min_seeds,
                             standin=results['dataset']['standin'], diverged=diverged)
   return Verdict(outcome, checks, table, reasons)
-
-
-def by_point(records, key: str, metric: str) -> dict:
-  """`{value of key: array of the metric's final value per seed}`, diverged models excluded."""
-  out: dict = {}
-  for r in records:
-    if r['diverged']:
-      continue
-    out.setdefault(r['point'][key], []).append(r['final'][metric])
-  return {k: np.asarray(v, np.float64) for k, v in sorted(out.items())}
-
-
-def spread(values) -> float:
-  """The spread between seeds: max - min (0 for a single seed)."""
-  return float(np.max(values) - np.min(values)) if len(values) else float('nan')
 
 
 def spearman(x, y) -> float:

@@ -47,6 +47,7 @@ import numpy as np
 
 import nets
 from engine import base_config, loop, parallel, report, run, sweep
+from engine import records as rs
 from engine import verdict as v
 from nets import activations
 from nets.batch_norm import batch_norm
@@ -95,12 +96,8 @@ def steps_to_target(record, target: float, steps_per_epoch: int):
 
 
 def _cells(results):
-  """`{(init_scale, lr, batch_norm): [records over seeds]}`."""
-  out: dict = {}
-  for r in results['records']:
-    p = r['point']
-    out.setdefault((p[SCALE], p[LR], p[BN]), []).append(r)
-  return dict(sorted(out.items()))
+  """`{(init_scale, lr, batch_norm): [records over seeds]}`, diverged ones included."""
+  return rs.group_by(results['records'], (SCALE, LR, BN), include_diverged=True)
 
 
 def _steps(recs, cfg, k):
@@ -372,7 +369,7 @@ def verdict(results) -> v.Verdict:
     reached = bool(np.isfinite(_steps(on, cfg, k)).all())
     acc_on, acc_off = _final(on, 'test_accuracy'), _final(off, 'test_accuracy')
     gap = float(np.nanmean(acc_on) - np.nanmean(acc_off))
-    noise = max(v.spread(acc_on), v.spread(acc_off))
+    noise = max(rs.spread(acc_on), rs.spread(acc_off))
     checks.append(v.Check(
         claim=f'BN tolerates the largest rate ({top:g}): it reaches the target there and beats '
               'the plain net',
@@ -413,8 +410,7 @@ def verdict(results) -> v.Verdict:
         'init scale': f'{scale:g}', 'lr': f'{lr:g}', 'batch norm': 'yes' if bn else 'no',
         f'steps to {cfg.target:.0%} val (per seed)': _fmt_steps(steps),
         'final val acc': f'{np.nanmean(_final(recs, "val_accuracy")):.4f}',
-        'final test acc (mean ± std)': f'{np.nanmean(test):.4f} ± '
-                                       f'{np.nanstd(test, ddof=1) if len(test) > 1 else 0:.4f}',
+        'final test acc (mean ± std)': rs.stats(test).format(4),
         'diverged': sum(r['diverged'] for r in recs),
     })
   # A diverged plain net at a large rate is the finding, not a broken run.
@@ -512,20 +508,19 @@ def plot(results, workdir) -> list[str]:
   cfg = results['config']
   k = cfg['train']['steps_per_epoch']
   target = cfg['verdict']['target']
-  cells = _cells(results)
-  scales = sorted({s for s, _, _ in cells}, reverse=True)
-  lrs = sorted({lr for _, lr, _ in cells})
+  curves = rs.by_point(results['records'], (SCALE, LR, BN),
+                       lambda r: r['history']['val_accuracy'], include_diverged=True)
+  scales = sorted({s for s, _, _ in curves}, reverse=True)
+  lrs = sorted({lr for _, lr, _ in curves})
   fig, axes = plt.subplots(len(scales), len(lrs), figsize=(4.2 * len(lrs), 3.4 * len(scales)),
                            squeeze=False, sharey=True)
   for i, scale in enumerate(scales):
     for j, lr in enumerate(lrs):
       ax = axes[i, j]
       for bn, color in ((False, 'tab:red'), (True, 'tab:blue')):
-        recs = cells.get((scale, lr, bn))
-        if not recs:
+        acc = curves.get((scale, lr, bn))
+        if acc is None:
           continue
-        acc = np.array([[np.nan if a is None else a for a in r['history']['val_accuracy']]
-                        for r in recs], np.float64)
         steps = k * np.arange(1, acc.shape[1] + 1)
         ax.plot(steps, np.nanmean(acc, 0), color=color, label='BN' if bn else 'plain')
         ax.fill_between(steps, np.nanmin(acc, 0), np.nanmax(acc, 0), color=color, alpha=0.2)

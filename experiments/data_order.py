@@ -28,9 +28,10 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, report
+from engine import planar
+from engine import records as rs
 from engine import run as run_lib
 from engine import verdict as v
-from experiments import planar
 
 NAME = 'data_order'
 VARIANTS = ('quick',)
@@ -79,13 +80,9 @@ def probe(model, state, images, labels):
 
 
 def _traces(records, metric):
-  """{order: array (seeds, steps)}, and the step numbers."""
-  out, steps = {}, None
-  for r in records:
-    out.setdefault(r['point'][ORDER], []).append(
-        [np.nan if x is None else x for x in r['trace'][metric]])
-    steps = r['trace']['step']
-  return {k: np.asarray(val, np.float64) for k, val in out.items()}, np.asarray(steps)
+  """{order: array (seeds, steps)}, diverged models included, and the step numbers."""
+  traces = rs.by_point(records, ORDER, lambda r: r['trace'][metric], include_diverged=True)
+  return traces, np.asarray(records[-1]['trace']['step'] if records else None)
 
 
 def _pass_steps(config):
@@ -93,10 +90,6 @@ def _pass_steps(config):
   labels = run_lib.load_dataset(ml_collections.ConfigDict(config)).train_y
   batch = config['train']['batch_size']
   return len(labels) // batch, -(-int(np.sum(labels == 0)) // batch)
-
-
-def _mean_std(x):
-  return f'{np.mean(x):.3f} ± {np.std(x, ddof=1) if len(x) > 1 else 0:.3f}'
 
 
 def verdict(results) -> v.Verdict:
@@ -125,7 +118,8 @@ def verdict(results) -> v.Verdict:
         claim='sorted order kills a large fraction of the ReLUs; shuffled order does not',
         threshold=f'mean over seeds of the highest dead fraction at any step: sorted >= '
                   f'{cfg.min_dead:g} and >= shuffled + {cfg.min_dead_gap:g}',
-        measured=f'sorted {_mean_std(peak[SORTED])}, shuffled {_mean_std(peak[SHUFFLED])}',
+        measured=f'sorted {rs.stats(peak[SORTED]).format(3)}, '
+                 f'shuffled {rs.stats(peak[SHUFFLED]).format(3)}',
         passed=bool(peak[SORTED].mean() >= cfg.min_dead
                     and peak[SORTED].mean() >= peak[SHUFFLED].mean() + cfg.min_dead_gap),
         value=float(peak[SORTED].mean())))
@@ -143,24 +137,25 @@ def verdict(results) -> v.Verdict:
     checks.append(v.Check(
         claim='sorted order ends far less accurate than shuffled order on the training set',
         threshold=f'mean final accuracy: shuffled - sorted >= {cfg.min_accuracy_gap}',
-        measured=f'sorted {_mean_std(fin[SORTED])}, shuffled {_mean_std(fin[SHUFFLED])}',
+        measured=f'sorted {rs.stats(fin[SORTED]).format(3)}, '
+                 f'shuffled {rs.stats(fin[SHUFFLED]).format(3)}',
         passed=acc_gap >= cfg.min_accuracy_gap, value=acc_gap))
   else:
     checks.append(v.Check('sorted vs shuffled', 'needs both orders in the sweep',
                           'not in the grid', None))
   table = []
+  test = rs.by_point(records, ORDER, 'test_accuracy', include_diverged=True)
   for order in bias:
-    recs = [r for r in records if r['point'][ORDER] == order]
     table.append({
         'order': order,
-        'lowest output bias, pass 1': _mean_std(np.nanmin(bias[order][:, first], 1)),
-        'final output bias': _mean_std(bias[order][:, -1]),
-        'highest dead fraction': _mean_std(np.nanmax(dead[order], 1)),
-        'final dead fraction': _mean_std(dead[order][:, -1]),
-        'final train accuracy': _mean_std(acc[order][:, -1]),
-        'final positives labelled positive': _mean_std(recall[order][:, -1]),
-        'final test accuracy': _mean_std([r['final']['test_accuracy'] for r in recs]),
-        'seeds': len(recs),
+        'lowest output bias, pass 1': rs.stats(np.nanmin(bias[order][:, first], 1)).format(3),
+        'final output bias': rs.stats(bias[order][:, -1]).format(3),
+        'highest dead fraction': rs.stats(np.nanmax(dead[order], 1)).format(3),
+        'final dead fraction': rs.stats(dead[order][:, -1]).format(3),
+        'final train accuracy': rs.stats(acc[order][:, -1]).format(3),
+        'final positives labelled positive': rs.stats(recall[order][:, -1]).format(3),
+        'final test accuracy': rs.stats(test[order]).format(3),
+        'seeds': len(test[order]),
     })
   return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
                   diverged=sum(r['diverged'] for r in records))

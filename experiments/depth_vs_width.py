@@ -26,6 +26,7 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, report
+from engine import records as rs
 from engine import verdict as v
 from engine.errors import UserError
 
@@ -77,15 +78,14 @@ def validate(config) -> None:
                     f'{tuple(config.verdict.bars)} must have one bar per budget.')
 
 
+def _architecture(record):
+  hidden = tuple(record['point'][HIDDEN])
+  return sum(hidden), len(hidden), hidden
+
+
 def by_architecture(records, metric='test_accuracy') -> dict:
-  """`{(budget, depth): per-seed values}` of the final `metric`; diverged models left out."""
-  out: dict = {}
-  for r in records:
-    if r['diverged']:
-      continue
-    hidden = tuple(r['point'][HIDDEN])
-    out.setdefault((sum(hidden), len(hidden), hidden), []).append(r['final'][metric])
-  return {k: np.asarray(vals, np.float64) for k, vals in sorted(out.items())}
+  """`{(budget, depth, hidden): per-seed values}` of the final `metric`; diverged left out."""
+  return rs.by_point(records, _architecture, metric)
 
 
 def parameters(hidden, inputs=784, classes=10) -> int:
@@ -102,7 +102,7 @@ def _depth_effect(per_depth: dict) -> str:
     if d == 1:
       continue
     diff = x.mean() - one.mean()
-    noise = max(v.spread(one), v.spread(x))
+    noise = max(rs.spread(one), rs.spread(x))
     call = 'helped' if diff > noise else 'hurt' if diff < -noise else 'within spread'
     calls.add(call)
     parts.append(f'{d} layers {diff:+.4f} ({call})')
@@ -135,7 +135,7 @@ def verdict(results) -> v.Verdict:
         claim=f'the best {budget}-unit net meets the assignment ({ASSIGNMENT.get(budget, "-")})',
         threshold=f'mean test acc >= {bar}',
         measured=f'{"-".join(map(str, arch[(budget, best)]))}: {x.mean():.4f} '
-                 f'(spread {v.spread(x):.4f})',
+                 f'(spread {rs.spread(x):.4f})',
         passed=bool(x.mean() >= bar), value=float(x.mean())))
   rises, parts = [], []
   for d in depths:
@@ -155,8 +155,8 @@ def verdict(results) -> v.Verdict:
     for d in depths:
       x = cell.get((b, d))
       row[f'{d} layer(s)'] = '-' if x is None else (
-          f'{"-".join(map(str, arch[(b, d)]))}: {x.mean():.4f} ± {x.std(ddof=1) if len(x) > 1 else 0:.4f}')
-    row['max seed spread'] = f'{max(v.spread(cell[(b, d)]) for d in depths if (b, d) in cell):.4f}'
+          f'{"-".join(map(str, arch[(b, d)]))}: {rs.stats(x).format(4)}')
+    row['max seed spread'] = f'{max(rs.spread(cell[(b, d)]) for d in depths if (b, d) in cell):.4f}'
     row['splitting the budget over more layers'] = _depth_effect(
         {d: cell[(b, d)] for d in depths if (b, d) in cell})
     table.append(row)

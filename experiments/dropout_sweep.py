@@ -27,6 +27,7 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, report
+from engine import records as rs
 from engine import verdict as v
 
 NAME = 'dropout_sweep'
@@ -54,12 +55,6 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   return c
 
 
-def _stats(per_rate, rate):
-  vals = per_rate.get(rate)
-  return None if vals is None else (vals.mean(), vals.std(ddof=1) if len(vals) > 1 else 0.0,
-                                    v.spread(vals), len(vals))
-
-
 def _falls(per_rate, cfg):
   """Rank correlation of the mean with the rate, and the gap from the low rates to the high one."""
   rates = list(per_rate)
@@ -71,15 +66,15 @@ def _falls(per_rate, cfg):
     return rho, None, None
   pooled_low = np.concatenate([per_rate[r] for r in low])
   gap = float(pooled_low.mean() - per_rate[high].mean())
-  spread = max(v.spread(per_rate[r]) for r in low + [high])
+  spread = max(rs.spread(per_rate[r]) for r in low + [high])
   return rho, gap, spread
 
 
 def verdict(results) -> v.Verdict:
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
   records = results['records']
-  test = v.by_point(records, RATE, 'test_accuracy')
-  train = v.by_point(records, RATE, 'train_accuracy')
+  test = rs.by_point(records, RATE, 'test_accuracy')
+  train = rs.by_point(records, RATE, 'train_accuracy')
   rho, gap, spread = _falls(test, cfg)
   rho_tr, gap_tr, spread_tr = _falls(train, cfg)
   low = 'rates ' + ', '.join(f'{r:g}' for r in cfg.low_rates)
@@ -104,14 +99,14 @@ def verdict(results) -> v.Verdict:
   ]
   table = []
   for rate in sorted(test):
-    te, tr = _stats(test, rate), _stats(train, rate)
+    te = rs.stats(test[rate])
     table.append({
         'rate': f'{rate:g}',
         'assignment test acc': ASSIGNMENT.get(rate, '-'),
-        'test acc (mean ± std)': f'{te[0]:.4f} ± {te[1]:.4f}',
-        'spread': f'{te[2]:.4f}',
-        'train acc (eval mode)': '-' if tr is None else f'{tr[0]:.4f} ± {tr[1]:.4f}',
-        'seeds': te[3],
+        'test acc (mean ± std)': te.format(4),
+        'spread': f'{te.spread:.4f}',
+        'train acc (eval mode)': rs.stats(train[rate]).format(4) if rate in train else '-',
+        'seeds': len(test[rate]),
     })
   return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
                   diverged=sum(r['diverged'] for r in records))
@@ -119,8 +114,8 @@ def verdict(results) -> v.Verdict:
 
 def plot(results, workdir) -> list[str]:
   records = results['records']
-  test = v.by_point(records, RATE, 'test_accuracy')
-  train = v.by_point(records, RATE, 'train_accuracy')
+  test = rs.by_point(records, RATE, 'test_accuracy')
+  train = rs.by_point(records, RATE, 'train_accuracy')
   rates = sorted(test)
   gap = {r: train[r] - test[r] for r in rates if r in train and len(train[r]) == len(test[r])}
   ref = {r: ASSIGNMENT[r] for r in rates if r in ASSIGNMENT}

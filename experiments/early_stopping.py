@@ -30,6 +30,7 @@ import numpy as np
 
 from engine import early_stopping as es
 from engine import base_config
+from engine import records as rs
 from engine import report
 from engine import verdict as v
 
@@ -125,7 +126,7 @@ def verdict(results) -> v.Verdict:
                    f'stopped early in {stopped}/{len(diff)} seeds',
           passed=bool(diff.mean() <= cfg.margin), value=float(diff.mean())))
   def err(x, ref=None):
-    return '-' if x is None else (f'{x.mean():.4f} ± {x.std():.4f}' if ref is None
+    return '-' if x is None else (rs.stats(x).format(4) if ref is None
                                   else f'{(x - ref).mean():+.4f}')
 
   def row(rule, stop='-', restored='-', at_stop=None, at_restored=None):

@@ -27,6 +27,7 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, checkpoints, files, loop, report, run, sweep
+from engine import records as rs
 from engine import verdict as v
 
 NAME = 'lenet_mnist'
@@ -65,13 +66,10 @@ def validate(config):
 
 
 def _models(results):
-  """{model name: [(record, group dir, index in its group)]} over every trained seed."""
-  out, position = {}, {}
-  for r in results['records']:
-    index = position.get(r['group'], 0)
-    position[r['group']] = index + 1
-    out.setdefault(r['point'][MODEL], []).append((r, r['group'], index))
-  return out
+  """{model name: [(record, group dir, index in its group)]} over every trained seed, by name."""
+  records = results['records']
+  members = [(r, r['group'], i) for r, i in zip(records, rs.group_indices(records))]
+  return rs.group_by(members, lambda m: m[0]['point'][MODEL], include_diverged=True)
 
 
 def model_for(config, name):
@@ -133,7 +131,7 @@ def _feature_maps(model, variables, dataset, a):
 def verdict(results) -> v.Verdict:
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
   records = results['records']
-  test = v.by_point(records, MODEL, 'test_accuracy')
+  test = rs.by_point(records, MODEL, 'test_accuracy')
   analysis = results.get('analysis', {})
   names = list(results['config']['sweep']['model']['name'])
   checks, table = [], []
@@ -148,9 +146,8 @@ def verdict(results) -> v.Verdict:
     pairs = analysis.get('pairs', {}).get(name, [])
     table.append({
         'model': name,
-        'test acc (mean ± std)': '-' if not len(accs) else
-        f'{accs.mean():.4f} ± {accs.std(ddof=1) if len(accs) > 1 else 0.0:.4f}',
-        'spread': '-' if not len(accs) else f'{v.spread(accs):.4f}',
+        'test acc (mean ± std)': '-' if not len(accs) else rs.stats(accs).format(4),
+        'spread': '-' if not len(accs) else f'{rs.spread(accs):.4f}',
         'assignment': ASSIGNMENT_ACCURACY,
         'most confused (true -> read as: count)': ', '.join(
             f'{t} -> {p}: {n}' for t, p, n in pairs) or '-',
@@ -207,7 +204,7 @@ def plot(results, workdir) -> list[str]:
 def classify(paths, workdir, model_name=None, top=2):
   """Top-`top` classes with probabilities for each image file, from the run in `workdir`.
 
-  The model is the first seed of `model_name` (default: the run's first model), restored from
+  The model is the first seed of `model_name` (default: the first by name), restored from
   its checkpoint. Returns [(path, [(digit, probability), ...] or an error message)].
   """
   import data

@@ -23,6 +23,7 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, optimizers
+from engine import records as rs
 from engine import report
 from engine import verdict as v
 from engine.errors import UserError
@@ -72,13 +73,9 @@ def probe(model, state, train_images, train_labels):  # pylint: disable=unused-a
 
 
 def _per_decay(records, metric, epoch=None):
-  """{decay: per-seed values of `metric` at `epoch` (1-based; None = last)}."""
-  out = {}
-  for r in records:
-    if not r['diverged']:
-      vals = r['history'][metric]
-      out.setdefault(r['point'][DECAY], []).append(vals[-1 if epoch is None else epoch - 1])
-  return {k: np.asarray(x, np.float64) for k, x in sorted(out.items())}
+  """{decay: per-seed values of `metric` at `epoch` (1-based; None = last)}, diverged left out."""
+  return rs.by_point(records, DECAY,
+                     lambda r: r['history'][metric][-1 if epoch is None else epoch - 1])
 
 
 def _curve(decay):
@@ -100,7 +97,7 @@ def verdict(results) -> v.Verdict:
       return None, 'n/a (the sweep lacks the fast decay or any other)', None
     runner_up = min(others, key=lambda d: acc[d].mean())
     gap = acc[runner_up].mean() - acc[fast].mean()
-    spread = max(v.spread(acc[fast]), v.spread(acc[runner_up]))
+    spread = max(rs.spread(acc[fast]), rs.spread(acc[runner_up]))
     return bool(gap > spread), (f'{acc[fast].mean():.4f} vs {acc[runner_up].mean():.4f} at decay '
                           f'{runner_up:g}: gap {gap:.4f}, seed spread {spread:.4f}'), float(gap)
 
@@ -131,8 +128,8 @@ def verdict(results) -> v.Verdict:
         'decay': f'{d:g}', 'exam curve': EXAM_CURVE.get(d, '-'),
         'lr after epoch 1 / lr0': f'{lr_early[d].mean() / lr0:.4f}',
         'final lr / lr0': f'{lr_last[d].mean() / lr0:.4f}',
-        'train acc (mean ± std)': f'{train[d].mean():.4f} ± {train[d].std():.4f}',
-        'test acc (mean ± std)': f'{test[d].mean():.4f} ± {test[d].std():.4f}',
+        'train acc (mean ± std)': rs.stats(train[d]).format(4),
+        'test acc (mean ± std)': rs.stats(test[d]).format(4),
         'seeds': len(test[d])})
   return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
                   diverged=sum(r['diverged'] for r in records))
@@ -146,16 +143,16 @@ def matching(results) -> str:
 
 def plot(results, workdir) -> list[str]:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-  records = [r for r in results['records'] if not r['diverged']]
+  by_decay = rs.group_by(results['records'], DECAY)
   cfg = results['config']
   lr0 = cfg['optimizer']['learning_rate']
-  decays = sorted({r['point'][DECAY] for r in records}, reverse=True)
-  epochs = len(records[0]['history']['learning_rate'])
+  decays = sorted(by_decay, reverse=True)
+  epochs = len(by_decay[decays[0]][0]['history']['learning_rate'])
   print(f'{NAME}: {matching(results)}')
 
   fig, ax = plt.subplots(figsize=(6.5, 4.2))
   for d in decays:
-    first = next(r['history'] for r in records if r['point'][DECAY] == d)
+    first = by_decay[d][0]['history']
     t = np.arange(int(first['updates'][-1]) + 1)
     line, = ax.plot(t, lr0 / (1.0 + d * t), lw=1, label=f'decay {d:g} ({_curve(d)})')
     ax.plot(first['updates'], first['learning_rate'], '.', ms=3, color=line.get_color())
@@ -172,10 +169,9 @@ def plot(results, workdir) -> list[str]:
   fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False,
                            sharey=True, constrained_layout=True)
   for ax, d in zip(axes.flat, decays):
-    mine = [r for r in records if r['point'][DECAY] == d]
     x = np.arange(1, epochs + 1)
     for split in ('train', 'test'):
-      curves = np.array([r['history'][f'{split}_accuracy'] for r in mine], np.float64)
+      curves = np.array([r['history'][f'{split}_accuracy'] for r in by_decay[d]], np.float64)
       line, = ax.plot(x, curves.mean(0), label=split)
       ax.fill_between(x, curves.min(0), curves.max(0), alpha=0.25, color=line.get_color())
     ax.set(title=f'decay {d:g} ({_curve(d)})', xlabel='epoch', ylabel='accuracy')

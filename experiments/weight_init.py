@@ -26,10 +26,11 @@ import numpy as np
 import optax
 
 from engine import base_config, loop
+from engine import planar
+from engine import records as rs
 from engine import report
 from engine import run as run_lib
 from engine import verdict as v
-from experiments import planar
 
 NAME = 'weight_init'
 VARIANTS = ('quick',)
@@ -105,12 +106,8 @@ def _passes(results):
 
 
 def _curves(records, metric):
-  """{(init, activation): array (seeds, epochs)} of a history metric."""
-  out = {}
-  for r in records:
-    key = (r['point'][INIT], r['point'][ACT])
-    out.setdefault(key, []).append([np.nan if x is None else x for x in r['history'][metric]])
-  return {k: np.asarray(val, np.float64) for k, val in out.items()}
+  """{(init, activation): array (seeds, epochs)} of a history metric, diverged models included."""
+  return rs.by_point(records, (INIT, ACT), lambda r: r['history'][metric], include_diverged=True)
 
 
 def passes_to(error_curves, threshold, passes):
@@ -240,7 +237,7 @@ def verdict(results) -> v.Verdict:
       e = err[k][:, -1]
       table.append({
           'init': init, 'activation': act,
-          'final test error (mean ± std)': f'{e.mean():.3f} ± {e.std(ddof=1) if len(e) > 1 else 0:.3f}',
+          'final test error (mean ± std)': rs.stats(e).format(3),
           'min / max over seeds': f'{e.min():.3f} / {e.max():.3f}',
           f'passes to error <= {cfg.drop_error}': _fmt_passes(passes_to(err[k], cfg.drop_error,
                                                                         passes)),
@@ -260,7 +257,7 @@ def plot(results, workdir) -> list[str]:
   inits = [i for i in config['sweep']['model']['kernel_init'] if any(k[0] == i for k in err)]
   acts = [a for a in config['sweep']['model']['activation'] if any(k[1] == a for k in err)]
   test_x, test_y = _test_set(config)
-  index = planar.group_indices(records)
+  index = rs.group_indices(records)
   panels = {}
   for r, j in zip(records, index):
     key = (r['point'][INIT], r['point'][ACT])

@@ -21,8 +21,9 @@ import ml_collections
 import numpy as np
 
 from engine import base_config, loop
+from engine import planar
+from engine import records as rs
 from engine import verdict as v
-from experiments import planar
 import data
 
 NAME = 'xor'
@@ -111,13 +112,6 @@ def _key(r):
   return tuple(r['point'][HIDDEN]), r['point'][ACT]
 
 
-def _by_point(records, fn):
-  out = {}
-  for r in records:
-    out.setdefault(_key(r), []).append(fn(r))
-  return {k: np.asarray(val, np.float64) for k, val in out.items()}
-
-
 def _name(hidden):
   return 'no hidden layer' if not hidden else 'hidden ' + 'x'.join(map(str, hidden))
 
@@ -125,9 +119,10 @@ def _name(hidden):
 def verdict(results) -> v.Verdict:
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
   records = results['records']
-  fit = _by_point(records, lambda r: round(4 * r['final']['train_accuracy']))
-  gap = _by_point(records, lambda r: r['final']['collapse_error'])
-  dead_all = _by_point(records, lambda r: r['final']['dead_fraction'])
+  fit = rs.by_point(records, (HIDDEN, ACT), lambda r: round(4 * r['final']['train_accuracy']),
+                    include_diverged=True)
+  gap = rs.by_point(records, (HIDDEN, ACT), 'collapse_error', include_diverged=True)
+  dead_all = rs.by_point(records, (HIDDEN, ACT), 'dead_fraction', include_diverged=True)
   x, y = data.toy2d.gate('xor_gate')
   line = planar.best_line_accuracy(x, y)
   checks = []
@@ -217,7 +212,7 @@ def plot(results, workdir) -> list[str]:
   rows = [tuple(h) for h in config['sweep']['model']['hidden']]
   cols = list(config['sweep']['model']['activation'])
   panels = {}
-  for r, j in zip(records, planar.group_indices(records)):
+  for r, j in zip(records, rs.group_indices(records)):
     key = _key(r)
     if (_name(key[0]), key[1]) in panels or r['diverged']:
       continue

@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import nets
-from experiments import planar
+from engine import planar
 
 
 def _brute_force(x, y, angles=20000):

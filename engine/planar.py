@@ -3,7 +3,8 @@
 A network whose hidden units stay identical computes a monotone function of one affine map
 w.x + b, so its decision boundary is a line; `best_line_accuracy` is the exact ceiling such a
 network can reach on a set of points. The pictures draw trained models restored from their
-group's checkpoint, so what is drawn is what was measured.
+group's checkpoint (`records.group_indices` says which model), so what is drawn is what was
+measured.
 """
 import os
 
@@ -57,16 +58,6 @@ def trained_variables(workdir, record, index):
   """The final linen variables of `record`'s model: number `index` within its group."""
   path = os.path.join(workdir, 'groups', record['group'], 'checkpoints')
   return checkpoints.restore_variables(path, index)
-
-
-def group_indices(records):
-  """Each record's position within its group (the loop's model order)."""
-  seen = {}
-  out = []
-  for r in records:
-    out.append(seen.get(r['group'], 0))
-    seen[r['group']] = out[-1] + 1
-  return out
 
 
 def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121):
