@@ -70,23 +70,26 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   import jax
   import jax.numpy as jnp
   import ml_collections
-  from engine import loop, sweep
+  from engine import base_config, loop, plan, sweep
 
   w = WORKLOADS[workload]
   model = dict(w['model'], dropout_rate=dropout_rate)
   if workload != 'mlp':
     model['dtype'] = dtype
-  config = ml_collections.ConfigDict(dict(
-      model=model, optimizer=w['optimizer'], seeds=1, seed=0, sweep={},
-      train=dict(batch_size=w['batch_size'], steps_per_call=-1, epochs=1)))
+  config = base_config.get_config()
+  config.model = ml_collections.ConfigDict(model)
+  config.optimizer = ml_collections.ConfigDict(w['optimizer'])
+  config.train.update(dict(batch_size=w['batch_size'], epochs=1))
+  config.seeds = 1
   [group] = sweep.groups(config, 1)
   images, labels = jax.device_put(images), jax.device_put(labels)
   n = int(labels.shape[0])
-  spe = n // w['batch_size']
-  _, progs, keys, states, _ = loop.start_group(group, config, images)
-  _, step, steps, _, permutations, _ = progs
-  chunk = loop.steps_per_call(config, model['name'], spe)
-  perms = permutations(keys, 0, n)
+  group_plan = plan.resolve(group, n)
+  spe, chunk = group_plan.steps_per_epoch, group_plan.steps_per_call
+  start = loop.start_group(group, group_plan, images)
+  keys, states = start.keys, start.states
+  step, steps = start.programs.step, start.programs.steps
+  perms = start.programs.permutations(keys, 0, n)
   carry = {'states': states, 'sums': {k: jnp.zeros((1,), jnp.float32)
                                       for k in ('loss_sum', 'correct', 'count')}, 'i': 0}
   per_call = chunk if chunk > 1 else 10

@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import os
 import time
+import typing
 
 import jax
 import jax.numpy as jnp
@@ -17,13 +18,12 @@ import numpy as np
 import tqdm
 
 import nets
-from engine import checkpoints, distributed, early_stopping, optimizers, parallel, sweep
+from engine import checkpoints, distributed, early_stopping, optimizers, parallel, periodic, sweep
 from engine import state as state_lib
 from engine import steps as steps_lib
-from engine.errors import UserError
+from engine.plan import Plan
 
 EVAL_SPLITS = ('train', 'val', 'test')
-ORDERS = ('shuffled', 'sorted_by_label')
 _INIT, _SHUFFLE, _DROPOUT = 0, 1, 2
 
 
@@ -87,42 +87,6 @@ def _metric_names():
   return names
 
 
-def train_options(config) -> tuple[str, int, int]:
-  """(order, passes_per_epoch, probe_every_steps) of `config.train`, checked; UserError if bad.
-
-  `order`: 'shuffled' (a fresh permutation each pass) or 'sorted_by_label' (each pass's
-  permutation stably sorted by label: all of class 0, then class 1, ...; the data-order
-  experiments). `passes_per_epoch`: passes over the training set per epoch, where an epoch is
-  what the loop evaluates, probes, logs and records once; many passes of tiny data otherwise
-  spend their time in per-epoch evaluation and dispatch. `probe_every_steps`: also run the
-  probe after every that many steps into the record's `trace` (0: at epoch ends only).
-  """
-  order = config.train.get('order', 'shuffled')
-  passes = config.train.get('passes_per_epoch', 1)
-  every = config.train.get('probe_every_steps', 0)
-  if order not in ORDERS:
-    raise UserError(f'--config.train.order={order!r} is not a data order; pick one of '
-                    f'{", ".join(ORDERS)}.')
-  if passes < 1 or every < 0:
-    raise UserError(f'--config.train.passes_per_epoch must be at least 1 and '
-                    f'--config.train.probe_every_steps at least 0; got {passes} and {every}.')
-  return order, passes, every
-
-
-def epoch_steps(config, n: int) -> int:
-  """Steps per epoch: `passes_per_epoch` passes over `n` images, or `train.steps_per_epoch` if > 0.
-
-  An epoch shorter than a pass is evaluated and recorded like any other, so a finding can see
-  validation accuracy every few hundred steps (e.g. steps to reach a target); each short epoch
-  takes its batches from the front of its own fresh permutation, so no image repeats within it.
-  """
-  k = config.train.get('steps_per_epoch', 0)
-  if k < 0:
-    raise UserError(f'--config.train.steps_per_epoch must be 0 (whole passes) or positive; got {k}.')
-  full = n // config.train.batch_size * train_options(config)[1]
-  return min(k, full) if k else full
-
-
 def over_models(f, in_axes, single: bool):
   """`jax.vmap(f, in_axes)`, or for a group of one model, `f` on that model with the axis kept.
 
@@ -139,17 +103,25 @@ def over_models(f, in_axes, single: bool):
   return one
 
 
+class Programs(typing.NamedTuple):
+  """The compiled programs of a group; each takes and returns arrays over the group's models."""
+  init: typing.Callable  # (keys, rates, optimizer numbers, sample images) -> states
+  step: typing.Callable  # (states, sums, perms, i, keys, images, labels) -> (states, sums)
+  steps: typing.Callable  # the same for `count` steps from `start`, as one lax.scan
+  eval: typing.Callable  # (states, sums, images, labels, mask) -> sums
+  permutations: typing.Callable  # (keys, epoch, n, labels) -> each model's order of the epoch
+  probe: typing.Callable | None  # (states, images, labels) -> {name: per-model values}
+
+
 @functools.lru_cache(maxsize=16)
 def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffled', passes=1,
-             dropout=True, single=False, mesh=None):
+             dropout=True, single=False, mesh=None) -> Programs:
   """The jitted programs for a model, optimizer, batch size and data order on a device mesh.
 
-  Returns (init, step, steps, eval, permutations, probe): `step` runs one step of every model
-  in the group, `steps` a run of them as one `lax.scan`; `permutations` gives each model's
-  example order for an epoch of `passes` passes. Every program states its shardings on `mesh`
-  (a ('model', 'data') mesh, engine/parallel.py; default: the default device): per-model arrays
-  split along 'model', the data replicated, each batch split along 'data'. Cached, so groups of
-  the same shape (a capped sweep, a point trained alone) compile once.
+  Every program states its shardings on `mesh` (a ('model', 'data') mesh, engine/parallel.py;
+  default: the default device): per-model arrays split along 'model', the data replicated, each
+  batch split along 'data'. Cached, so groups of the same shape (a capped sweep, a point trained
+  alone) compile once.
   """
   mesh = mesh or parallel.one_device_mesh()
   per_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model'))
@@ -211,8 +183,8 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
     group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)),
                           in_shardings=(per_model, same, same), out_shardings=per_model)
 
-  permutations = _permutations(batch_size, order, passes, mesh)
-  return init, group_step, group_steps, group_eval, permutations, group_probe
+  return Programs(init, group_step, group_steps, group_eval,
+                  _permutations(batch_size, order, passes, mesh), group_probe)
 
 
 @functools.lru_cache(maxsize=16)
@@ -240,194 +212,230 @@ def _permutations(batch_size: int, order: str, passes: int, mesh=None):
   return permutations
 
 
-def steps_per_call(config, model_name: str, steps_per_epoch: int) -> int:
-  """`config.train.steps_per_call`, with -1 resolved for the backend.
-
-  A whole epoch as one `lax.scan` saves the per-step dispatch, which dominates small models
-  (MLP epoch 2x faster on CPU). On XLA:CPU a conv net's backward convolutions fall off the fast
-  path inside a loop (12x slower, bench/STUDY.md), so there -1 means one step per call.
-  """
-  k = config.train.get('steps_per_call', -1)
-  if k < 0:
-    k = 1 if jax.default_backend() == 'cpu' and model_name in nets.CONV_MODELS else steps_per_epoch
-  return max(1, min(k, steps_per_epoch))
-
-
-def _zero_sums(layout):
+def zero_sums(layout):
+  """Empty running sums (loss, correct, count) of every model, laid out like the models."""
   return layout.put({k: np.zeros((layout.models,), np.float32)
                      for k in ('loss_sum', 'correct', 'count')})
 
 
-def start_group(group, config, images, probe=None, layout=None):
-  """What a group's training starts from: (model, programs, keys, initial states, layout).
+class GroupStart(typing.NamedTuple):
+  """What a group's training starts from."""
+  model: typing.Any  # the linen module
+  programs: Programs
+  keys: jax.Array  # each model's PRNG key (from its seed)
+  states: typing.Any  # the initial TrainStates, stacked over the models
+  layout: parallel.Layout
 
-  `layout` (engine/parallel.py) defaults to the one `config.parallel` gives the group. Shared by
-  `train_group` and the benchmark suite (bench/), so both run the same compiled step.
+
+def start_group(group, plan: Plan, images, probe=None) -> GroupStart:
+  """The programs and initial states of `group` under `plan`.
+
+  Shared by `train_group`, the batch-norm analyses and the benchmark suite (bench/), so all of
+  them run the same compiled step.
   """
   seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
-  layout = layout or parallel.layout(config, len(seed_arr))
+  layout = plan.layout
   model = build_model(group.config.model)
-  order, passes, _ = train_options(group.config)  # the order may be a sweep axis
-  progs = programs(model, tuple(sorted(group.config.optimizer.items())),
-                   config.train.batch_size, probe, order, passes, bool(np.any(rates != 0)),
-                   layout.padded == 1, layout.mesh)
+  progs = programs(model, tuple(sorted(group.config.optimizer.items())), plan.batch_size, probe,
+                   plan.order, plan.passes_per_epoch, plan.dropout, layout.padded == 1,
+                   layout.mesh)
   keys = layout.put(np.asarray(jax.vmap(jax.random.PRNGKey)(seed_arr)))
-  states = progs[0](keys, layout.put(rates), layout.put(opt_hp),
-                    jax.device_put(images[:1], layout.sharding()))
-  return model, progs, keys, states, layout
+  states = progs.init(keys, layout.put(rates), layout.put(opt_hp),
+                      jax.device_put(images[:1], layout.sharding()))
+  return GroupStart(model, progs, keys, states, layout)
 
 
-def train_group(group, config, device_data, group_dir, *, progress=True, log=print,
-                on_epoch=None, probe=None):
-  """Trains every (point, seed) of `group`; returns one record per model.
+@dataclasses.dataclass
+class _Training:
+  """Where a group's training is: the device arrays and the host record of every epoch so far.
 
-  Checkpoints go to `group_dir/checkpoints` every `config.checkpoint_every_secs` (checked after
-  each call of the step program) and after the last epoch; an existing checkpoint is resumed.
-  `on_epoch(epoch, row)` receives each epoch's metrics (arrays over the group's models).
-  `probe(model, state, train_images, train_labels) -> {name: scalar}`, if given, measures one
-  model at each epoch end (vmapped over the group); its values join the history by name, and
-  with `config.train.probe_every_steps` also the record's `trace` (see `train_options`).
-  `config.early_stopping` (engine/early_stopping.py), if given, keeps each model's weights of its
-  best validation epoch up to its stop, evaluates them at the end into the record's
-  `early_stopping`, and with `stop_group` ends training once every model has stopped.
+  `history` holds each metric per (epoch, model), `trace` the probe per (probe point, model);
+  `epoch` and `step` are the position: `step` steps into epoch `epoch` (0-based).
   """
-  seeds = group.seeds
-  m = len(seeds) * len(group.points)
-  layout = parallel.layout(config, m)
+  states: typing.Any
+  sums: typing.Any
+  best: typing.Any  # each model's best-validation weights so far (early stopping), or None
+  history: dict
+  trace: dict | None
+  epoch: int = 0
+  step: int = 0
+
+  def checkpoint(self, layout) -> dict:
+    """What a checkpoint holds: the real models only, so any layout can resume it."""
+    tree = {'states': layout.trim(self.states), 'sums': layout.trim(self.sums),
+            'history': self.history, 'position': np.array([self.epoch, self.step], np.int64)}
+    if self.best is not None:
+      tree['best'] = layout.trim(self.best)
+    if self.trace is not None:
+      tree['trace'] = self.trace
+    return tree
+
+  @classmethod
+  def from_checkpoint(cls, tree, layout) -> '_Training':
+    epoch, step = (int(x) for x in tree['position'])
+    return cls(states=layout.spread(tree['states']), sums=layout.spread(tree['sums']),
+               best=layout.spread(tree['best']) if 'best' in tree else None,
+               history={k: np.asarray(v) for k, v in tree['history'].items()},
+               trace=({k: np.asarray(v) for k, v in tree['trace'].items()}
+                      if 'trace' in tree else None), epoch=epoch, step=step)
+
+
+def _fresh(plan: Plan, start: GroupStart, names, probe_names) -> _Training:
+  m = start.layout.models
+  every = plan.probe_every_steps
+  return _Training(
+      states=start.states, sums=zero_sums(start.layout),
+      best=(_weights(start.states) if plan.early_stopping and plan.early_stopping.keep_best
+            else None),
+      history={k: np.full((plan.epochs, m), np.nan, np.float32) for k in names},
+      trace=({k: np.full((plan.epochs * (plan.steps_per_epoch // every), m), np.nan, np.float32)
+              for k in probe_names} if every else None))
+
+
+def _stops(plan: Plan, t: _Training):
+  """(stop epochs, best epochs, whether every model has stopped and the group may end)."""
+  rule = plan.early_stopping
+  stops, bests = early_stopping.evaluate(rule, {k: v[:t.epoch] for k, v in t.history.items()})
+  return stops, bests, bool(t.epoch and rule.stop_group and (stops > 0).all())
+
+
+def _run_epoch_steps(plan: Plan, start: GroupStart, t: _Training, images, labels, *, on_call):
+  """Trains `t` from its step to the end of its epoch; `on_call()` after each program call."""
+  progs, every = start.programs, plan.probe_every_steps
+  perms = progs.permutations(start.keys, t.epoch, int(labels.shape[0]), labels)
+  while t.step < plan.steps_per_epoch:
+    if plan.steps_per_call == 1:
+      t.states, t.sums = progs.step(t.states, t.sums, perms, t.step, start.keys, images, labels)
+      t.step += 1
+    else:
+      count = min(plan.steps_per_call, plan.steps_per_epoch - t.step,
+                  every - t.step % every if every else plan.steps_per_call)
+      t.states, t.sums = progs.steps(t.states, t.sums, perms, count, t.step, start.keys, images,
+                                     labels)
+      t.step += count
+    on_call()
+
+
+def _close_epoch(plan: Plan, start: GroupStart, t: _Training, device_data) -> tuple[dict, bool]:
+  """Evaluates and records the epoch just trained, moves `t` to the next; (row, stopped)."""
+  layout, progs = start.layout, start.programs
+  row = _epoch_metrics(progs.eval, t.states, t.sums, device_data['eval'], layout)
+  if progs.probe is not None:
+    row.update(layout.fetch(progs.probe(t.states, *device_data['train'])))
+  for k, v in row.items():
+    t.history[k][t.epoch] = v
+  t.epoch, t.step, t.sums = t.epoch + 1, 0, zero_sums(layout)
+  stopped = False
+  if plan.early_stopping:
+    _, bests, stopped = _stops(plan, t)
+    if t.best is not None:
+      t.best = _keep(t.best, _weights(t.states), layout.put(bests == t.epoch))
+  return row, stopped
+
+
+def train_group(group, plan: Plan, device_data, group_dir, *, progress=True, log=print,
+                on_epoch=None, probe=None):
+  """Trains every (point, seed) of `group` as `plan` says; returns one record per model.
+
+  Checkpoints go to `group_dir/checkpoints` every `plan.checkpoint_every_secs` (checked after
+  each program call), at every epoch end that time is due, after the last epoch and on Ctrl-C;
+  an existing checkpoint is resumed. `on_epoch(epoch, row)` receives each epoch's metrics
+  (arrays over the group's models). `probe(model, state, train_images, train_labels) ->
+  {name: scalar}`, if given, measures each model at each epoch end (and every
+  `plan.probe_every_steps` steps, into the record's `trace`); its values join the history.
+  `plan.early_stopping`, if set, keeps each model's weights of its best validation epoch up to
+  its stop, evaluates them at the end into the record's `early_stopping`, and with `stop_group`
+  ends training once every model has stopped.
+  """
+  layout = plan.layout
   device_data = jax.device_put(device_data, layout.sharding())  # a no-op on the run's devices
   images, labels = device_data['train']
-  n = int(labels.shape[0])
-  every = train_options(config)[2]
-  steps_per_epoch = epoch_steps(config, n)
-  epochs = config.train.epochs
-  _, progs, keys, states, _ = start_group(group, config, images, probe, layout)
-  _, group_step, group_steps, group_eval, permutations, group_probe = progs
+  start = start_group(group, plan, images, probe)
   if layout.mesh.size > 1:
     log(f'{group.name}: {layout.describe()}.')
-  chunk = steps_per_call(config, group.config.model.name, steps_per_epoch)
-  every = every if group_probe is not None else 0
-  if every:
-    chunk = min(chunk, every)
-
-  names = _metric_names()
-  if group_probe is not None:
-    names += list(jax.eval_shape(group_probe, states, images, labels))
-  carry = {  # what a checkpoint holds: the real models only, so any layout can resume it
-      'states': layout.trim(states),
-      'sums': layout.trim(_zero_sums(layout)),
-      'history': {k: np.full((epochs, m), np.nan, np.float32) for k in names},
-      'position': np.zeros((2,), np.int64),
-  }
-  if every:
-    carry['trace'] = {k: np.full((epochs * (steps_per_epoch // every), m), np.nan, np.float32)
-                      for k in names[len(_metric_names()):]}
-  stopper = early_stopping.from_config(config.get('early_stopping'))
-  if stopper and stopper.keep_best:
-    carry['best'] = layout.trim(_weights(states))
+  probe_names = [] if start.programs.probe is None else list(
+      jax.eval_shape(start.programs.probe, start.states, images, labels))
   mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
-  restored_step, carry = checkpoints.restore_latest(mngr, carry)
-  carry['history'] = {k: np.asarray(v) for k, v in carry['history'].items()}
-  if every:
-    carry['trace'] = {k: np.asarray(v) for k, v in carry['trace'].items()}
-  epoch, start = (int(x) for x in carry['position'])
+  t = _fresh(plan, start, _metric_names() + probe_names, probe_names)
+  restored_step, tree = checkpoints.restore_latest(mngr, t.checkpoint(layout))
+  t = _Training.from_checkpoint(tree, layout)  # fresh buffers, so `best` outlives donated states
   if restored_step is not None:
-    log(f'{group.name}: resuming from checkpoint at epoch {epoch}, step {start}.')
-
-  states, sums, best = (layout.spread(carry[k]) if k in carry else None
-                        for k in ('states', 'sums', 'best'))
-  bar = tqdm.tqdm(total=epochs * steps_per_epoch, initial=epoch * steps_per_epoch + start,
-                  desc=f'{group.name} ({m} models)', unit='step',
+    log(f'{group.name}: resuming from checkpoint at epoch {t.epoch}, step {t.step}.')
+  spe, every = plan.steps_per_epoch, plan.probe_every_steps
+  bar = tqdm.tqdm(total=plan.epochs * spe, initial=t.epoch * spe + t.step,
+                  desc=f'{group.name} ({layout.models} models)', unit='step',
                   disable=not progress or not distributed.is_writer(),
                   dynamic_ncols=True, leave=False)
-  last_save = time.monotonic()
-  saved = (epoch, start)
-  t0 = time.monotonic()
-  done = start
+  save_due = periodic.Every(seconds=plan.checkpoint_every_secs)
+  probe_due = periodic.Every(steps=every)
+  show_due = periodic.Every(steps=1 if plan.steps_per_call > 1 else 10)
+  saved = (t.epoch, t.step)
 
-  def snapshot(ep, st):
-    return {'states': layout.trim(states), 'sums': layout.trim(sums), 'history': carry['history'],
-            'position': np.array([ep, st], np.int64),
-            **({'best': layout.trim(best)} if best is not None else {}),
-            **({'trace': carry['trace']} if every else {})}
+  def save():
+    nonlocal saved
+    checkpoints.save(mngr, t.epoch * spe + t.step, t.checkpoint(layout))
+    save_due.reset()
+    saved = (t.epoch, t.step)
 
-  def stopping(ep):
-    """(stop epochs, best epochs, whether the group is done) after `ep` epochs."""
-    so_far = {k: v[:ep] for k, v in carry['history'].items()}
-    stops, bests = early_stopping.evaluate(stopper, so_far)
-    return stops, bests, bool(ep and stopper.stop_group and (stops > 0).all())
-
-  def save(ep, st):
-    nonlocal last_save, saved
-    checkpoints.save(mngr, ep * steps_per_epoch + st, snapshot(ep, st))
-    last_save, saved = time.monotonic(), (ep, st)
-
-  stopped = stopper is not None and stopping(epoch)[2]
-  try:
-    while epoch < epochs and not stopped:
-      perms = permutations(keys, epoch, n, labels)
-      i = start
-      while i < steps_per_epoch:
-        if chunk == 1:
-          states, sums = group_step(states, sums, perms, i, keys, images, labels)
-          i += 1
-        else:
-          count = min(chunk, steps_per_epoch - i, every - i % every if every else chunk)
-          states, sums = group_steps(states, sums, perms, count, i, keys, images, labels)
-          i += count
-        done = i
-        if every and done % every == 0:
-          row = layout.fetch(group_probe(states, images, labels))
-          for k, v in row.items():
-            carry['trace'][k][epoch * (steps_per_epoch // every) + done // every - 1] = v
-        if chunk > 1 or done % 10 == 0 or done == steps_per_epoch:
-          jax.block_until_ready(sums['count'])
-          bar.update(epoch * steps_per_epoch + done - bar.n)
-          if time.monotonic() - last_save > config.checkpoint_every_secs and done < steps_per_epoch:
-            save(epoch, done)
-      row = _epoch_metrics(group_eval, states, sums, device_data['eval'], layout)
-      if group_probe is not None:
-        row.update(layout.fetch(group_probe(states, images, labels)))
+  def after_call():
+    if every and probe_due.due(t.step):
+      row = layout.fetch(start.programs.probe(t.states, images, labels))
       for k, v in row.items():
-        carry['history'][k][epoch] = v
-      epoch, start, done, sums = epoch + 1, 0, 0, _zero_sums(layout)
-      if stopper:
-        _, bests, stopped = stopping(epoch)
-        if best is not None:
-          best = _keep(best, _weights(states), layout.put(bests == epoch))
-      if epoch == epochs or stopped or time.monotonic() - last_save > config.checkpoint_every_secs:
-        save(epoch, 0)
-      log(f'{group.name}: epoch {epoch}/{epochs} ' + _summary(row))
+        t.trace[k][t.epoch * (spe // every) + t.step // every - 1] = v
+    if show_due.due(t.step) or t.step == spe:
+      jax.block_until_ready(t.sums['count'])
+      bar.update(t.epoch * spe + t.step - bar.n)
+      if save_due.due() and t.step < spe:
+        save()
+
+  t0 = time.monotonic()
+  stopped = plan.early_stopping is not None and _stops(plan, t)[2]
+  try:
+    while t.epoch < plan.epochs and not stopped:
+      _run_epoch_steps(plan, start, t, images, labels, on_call=after_call)
+      row, stopped = _close_epoch(plan, start, t, device_data)
+      if t.epoch == plan.epochs or stopped or save_due.due():
+        save()
+      log(f'{group.name}: epoch {t.epoch}/{plan.epochs} ' + _summary(row))
       if on_epoch:
-        on_epoch(epoch, row)
+        on_epoch(t.epoch, row)
   except KeyboardInterrupt:
-    if done < steps_per_epoch and (epoch, done) != saved:
+    if t.step < spe and (t.epoch, t.step) != saved:
       try:  # states may be mid-donation if the interrupt hit inside a step; then keep the last save
-        save(epoch, done)
+        save()
       except Exception:  # pylint: disable=broad-except
         log(f'{group.name}: could not save on interrupt; resuming from the last checkpoint.')
     raise
   finally:
     bar.close()
     mngr.close()
-  records = _records(group, seeds, {k: v[:epoch] for k, v in carry['history'].items()},
-                     time.monotonic() - t0)
-  if stopper:
-    stops, bests, _ = stopping(epoch)
-    kept = None if best is None else _evaluate(
-        group_eval, states.replace(**best), device_data['eval'], layout)
+  return _group_records(group, plan, start, t, device_data, time.monotonic() - t0)
+
+
+def _group_records(group, plan: Plan, start: GroupStart, t: _Training, device_data, seconds):
+  """One record per model: its history, and its early stop and probe trace where there are."""
+  records = _records(group, group.seeds, {k: v[:t.epoch] for k, v in t.history.items()},
+                     seconds)
+  rule = plan.early_stopping
+  if rule:
+    stops, bests, _ = _stops(plan, t)
+    kept = None if t.best is None else _evaluate(
+        start.programs.eval, t.states.replace(**t.best), device_data['eval'], start.layout)
     for j, r in enumerate(records):
       r['early_stopping'] = {
-          **dataclasses.asdict(stopper), 'stop_epoch': int(stops[j]) or None,
+          **dataclasses.asdict(rule), 'stop_epoch': int(stops[j]) or None,
           'best_epoch': int(bests[j]),
           'best': None if kept is None else {k: float(v[j]) for k, v in kept.items()}}
+  every = plan.probe_every_steps
   if every:
-    per_epoch = steps_per_epoch // every
-    rows = epoch * per_epoch
-    step = [r // per_epoch * steps_per_epoch + (r % per_epoch + 1) * every for r in range(rows)]
+    per_epoch = plan.steps_per_epoch // every
+    rows = t.epoch * per_epoch
+    step = [r // per_epoch * plan.steps_per_epoch + (r % per_epoch + 1) * every
+            for r in range(rows)]
     for j, r in enumerate(records):
       r['trace'] = {'step': step, **{k: [None if not np.isfinite(x) else float(x)
                                          for x in v[:rows, j]]
-                                     for k, v in carry['trace'].items()}}
+                                     for k, v in t.trace.items()}}
   return records
 
 
@@ -456,7 +464,7 @@ def _evaluate(group_eval, states, eval_data, layout):
   row = {}
   for split in EVAL_SPLITS:
     xs, ys, masks = eval_data[split]
-    acc = _zero_sums(layout)
+    acc = zero_sums(layout)
     for b in range(xs.shape[0]):
       acc = group_eval(states, acc, xs[b], ys[b], masks[b])
     acc = layout.fetch(acc)

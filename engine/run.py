@@ -13,6 +13,7 @@ import data
 import nets
 from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
 from engine import finding as finding_lib
+from engine import plan as plan_lib
 from engine.errors import UserError
 
 
@@ -78,7 +79,7 @@ def validate(config) -> None:
   for key, value in counts.items():
     if value < 1:
       raise UserError(f'--config.{key} must be at least 1; got {value}.')
-  loop.train_options(config)
+  plan_lib.train_options(config)
   if 'parallel' in config:  # the data split must divide the batch; models are padded as needed
     parallel.mesh_shape(config.parallel.mode, len(parallel.devices(config)), 1,
                         config.train.batch_size)
@@ -124,20 +125,6 @@ def load_dataset(config):
                    **toy)
 
 
-def models_per_program(config) -> int:
-  """`config.sweep_max_models`, with -1 resolved for the backend.
-
-  On XLA:CPU a conv net vmapped over models becomes a grouped convolution that runs 2.5x slower
-  per model than one model per program (bench/STUDY.md), so -1 means one model per program for
-  conv nets on CPU and the whole group (0) everywhere else. It does not depend on the device
-  count, so a run's groups, and its work dir, are the same on any layout.
-  """
-  if config.sweep_max_models >= 0:
-    return config.sweep_max_models
-  return 1 if jax.default_backend() == 'cpu' and config.model.name in nets.CONV_MODELS else 0
-
-
-
 def run(finding, config, workdir: str, *, progress: bool = True, command: str | None = None):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
 
@@ -152,17 +139,19 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
   experiment, name = finding, finding.name
   if experiment.measure:
     return _measure(experiment, config, workdir, command)
-  groups = sweep.groups(config, models_per_program(config))
+  groups = sweep.groups(config, plan_lib.models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
   _check_models(groups, dataset, config.train.batch_size)
+  plans = [plan_lib.resolve(g, len(dataset.train_y), probe=experiment.probe is not None)
+           for g in groups]
   prepare_workdir(workdir, name, config)
   started = time.time()
   _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
   device_data = None
   records, train_seconds, finished = [], 0.0, 0
   try:
-    for group in groups:
+    for group, plan in zip(groups, plans):
       gdir = os.path.join(workdir, 'groups', group.name)
       done = os.path.join(gdir, 'result.json')
       if os.path.exists(done):
@@ -179,7 +168,7 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
           device_data = loop.put_on_device(dataset, config.train.eval_train_size,
                                            config.train.eval_batch_size, parallel.devices(config))
         with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
-          group_records = loop.train_group(group, config, device_data, gdir, progress=progress,
+          group_records = loop.train_group(group, plan, device_data, gdir, progress=progress,
                                            on_epoch=on_epoch,
                                            probe=experiment.probe)
         result = {'records': group_records, 'points': [sweep.label(p) for p in group.points],

@@ -46,7 +46,7 @@ import ml_collections
 import numpy as np
 
 import nets
-from engine import base_config, loop, parallel, report, run, sweep
+from engine import base_config, loop, parallel, plan, report, run, sweep
 from engine import records as rs
 from engine import verdict as v
 from nets import activations
@@ -148,7 +148,7 @@ def _start(config, images, seeds=None):
     c.seeds = seeds
   [group] = sweep.groups(c)
   here = parallel.Layout(parallel.one_device_mesh(), c.seeds)
-  return loop.start_group(group, c, images, layout=here)[:4]
+  return loop.start_group(group, plan.resolve(group, len(images), layout=here), images)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -179,7 +179,7 @@ def activation_scales(config, x) -> dict:
   for scale in scales:
     for bn in (False, True):
       c = _variant(config, batch_norm=bn, init_scale=float(scale))
-      model, _, _, states = _start(c, x[:1], seeds=config.seeds)
+      model, _, _, states, _ = _start(c, x[:1], seeds=config.seeds)
       variables = {'params': states.params, **({'batch_stats': states.batch_stats} if bn else {})}
       per_seed = jax.vmap(functools.partial(_hidden_scales, model), in_axes=(0, None))(
           variables, x)
@@ -192,7 +192,7 @@ def batch_of_one(config, dataset) -> dict:
   a = config.analysis
   c = _variant(config, batch_norm=True, init_scale=config.model.init_scale)
   images, labels = jnp.asarray(dataset.train_x), jnp.asarray(dataset.train_y)
-  model, _, _, states = _start(c, images)
+  model, _, _, states, _ = _start(c, images)
   one = jax.tree.map(lambda t: t[0], states)
   variables = {'params': one.params, 'batch_stats': one.batch_stats}
   xs = images[:a.batch_of_one_inputs, None]  # each input a batch of its own
@@ -209,8 +209,10 @@ def batch_of_one(config, dataset) -> dict:
   for batch_size in (1, c.train.batch_size):
     cb = ml_collections.ConfigDict(c.to_dict())
     cb.train.batch_size = batch_size
-    _, progs, keys, states = _start(cb, images)
-    _, _, group_steps, group_eval, permutations, _ = progs
+    start = _start(cb, images)
+    keys, states = start.keys, start.states
+    group_steps, group_eval = start.programs.steps, start.programs.eval
+    permutations = start.programs.permutations
     perms = permutations(keys, 0, len(labels), labels)
     start = jax.tree.map(lambda t: np.asarray(t[0]), states.params)
     states, _ = group_steps(states, _zero_sums(), perms, steps, 0, keys, images, labels)
@@ -251,8 +253,9 @@ def step_times(config, dataset) -> dict:
   out = {}
   for bn in (False, True):
     c = _variant(config, batch_norm=bn, init_scale=config.model.init_scale)
-    _, progs, keys, states = _start(c, images)
-    group_steps, permutations = progs[2], progs[4]
+    start = _start(c, images)
+    keys, states = start.keys, start.states
+    group_steps, permutations = start.programs.steps, start.programs.permutations
     perms = permutations(keys, 0, len(labels), labels)
     sums = _zero_sums()
     states, sums = group_steps(states, sums, perms, steps, 0, keys, images, labels)  # compile
@@ -305,7 +308,7 @@ def reference_agreement(config, x) -> dict:
   """Max |nets.batch_norm - flax BatchNorm| on the first layer's real pre-activations."""
   c = _variant(config, batch_norm=True, init_scale=config.model.init_scale)
   x = jnp.asarray(x)
-  model, _, _, states = _start(c, x[:1])
+  model, _, _, states, _ = _start(c, x[:1])
   one = jax.tree.map(lambda t: t[0], states)
   variables = {'params': one.params, 'batch_stats': one.batch_stats}
   _, inter = _forward(model, variables, x)

@@ -51,3 +51,13 @@ def tiny_config(**sweep):
   c.parallel = ml_collections.ConfigDict(dict(mode='auto', devices=0))
   c.checkpoint_every_secs = 1e9
   return c
+
+
+def train_group(group, config, device_data, group_dir, **kw):
+  """`loop.train_group` on the plan `config` gives `group` (config changes after grouping count)."""
+  from engine import loop, plan, sweep
+  group = sweep.Group(group.index, group.points, group.seeds,
+                      sweep.apply_point(config, group.points[0]))
+  n = int(device_data['train'][1].shape[0])
+  return loop.train_group(group, plan.resolve(group, n, probe=kw.get('probe') is not None),
+                          device_data, group_dir, **kw)

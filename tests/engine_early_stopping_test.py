@@ -3,7 +3,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from conftest import tiny_config
+from conftest import tiny_config, train_group
 from engine import checkpoints, early_stopping as es, loop, sweep
 from engine.errors import UserError
 
@@ -76,7 +76,7 @@ def _config(**stopping):
 def _train(c, ds, path, **kw):
   [group] = sweep.groups(c)
   dev = loop.put_on_device(ds, c.train.eval_train_size, c.train.eval_batch_size)
-  return loop.train_group(group, c, dev, str(path), progress=False, **kw)
+  return train_group(group, c, dev, str(path), progress=False, **kw)
 
 
 @pytest.fixture(scope='module')

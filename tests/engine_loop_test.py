@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from conftest import tiny_config
-from engine import checkpoints, loop, sweep
+from conftest import tiny_config, train_group
+from engine import checkpoints, loop, plan, sweep
 
 
 def _device(ds, c):
@@ -34,7 +34,7 @@ def test_vmapped_sweep_equals_each_point_trained_alone(mnist_small, tmp_path):
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
   assert len(group.points) * c.seeds == 8
-  together = _by_key(loop.train_group(group, c, dev, str(tmp_path / 'all'), progress=False))
+  together = _by_key(train_group(group, c, dev, str(tmp_path / 'all'), progress=False))
   alone = {}
   for p in sweep.points(c):
     for s in range(c.seeds):
@@ -42,7 +42,7 @@ def test_vmapped_sweep_equals_each_point_trained_alone(mnist_small, tmp_path):
       single.sweep = {}
       single.seeds, single.seed = 1, c.seed + s
       g = sweep.Group(0, (p,), (c.seed + s,), sweep.apply_point(single, p))
-      [rec] = loop.train_group(g, single, dev, str(tmp_path / f'{sweep.label(p)}-{s}'),
+      [rec] = train_group(g, single, dev, str(tmp_path / f'{sweep.label(p)}-{s}'),
                                progress=False)
       alone[(rec['label'], rec['seed'])] = rec
   assert set(alone) == set(together)
@@ -64,7 +64,7 @@ def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, 
   c.train.steps_per_call = chunk
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
-  straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
+  straight = train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
 
   c.checkpoint_every_secs = 0.0  # checkpoint at every progress sync (10 steps, or each call)
   real_save = checkpoints.save
@@ -78,11 +78,11 @@ def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, 
 
   monkeypatch.setattr(checkpoints, 'save', save_then_die)
   with pytest.raises(_Killed):
-    loop.train_group(group, c, dev, str(tmp_path / 'killed'), progress=False)
+    train_group(group, c, dev, str(tmp_path / 'killed'), progress=False)
   monkeypatch.setattr(checkpoints, 'save', real_save)
   assert saved == saves
   logs = []
-  resumed = loop.train_group(group, c, dev, str(tmp_path / 'killed'), progress=False,
+  resumed = train_group(group, c, dev, str(tmp_path / 'killed'), progress=False,
                              log=logs.append)
   assert any('resuming from checkpoint at epoch 1, step 10' in m for m in logs)
   _assert_same(_by_key(straight), _by_key(resumed), n_eval=256, exact=True)
@@ -94,7 +94,7 @@ def test_a_diverging_point_is_recorded_and_the_others_go_on(mnist_small, tmp_pat
   c.sweep.model.dropout_rate = (0.0,)
   c.seeds = 1
   [group] = sweep.groups(c)
-  records = loop.train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
+  records = train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
   by_lr = {r['point']['optimizer.learning_rate']: r for r in records}
   assert by_lr[1e12]['diverged'] and by_lr[1e12]['diverged_epoch'] == 1
   assert not by_lr[0.1]['diverged']
@@ -111,12 +111,12 @@ def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp
   c.train.steps_per_call = chunk
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
-  straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
+  straight = train_group(group, c, dev, str(tmp_path / 'straight'), progress=False)
   real_programs = loop.programs
   calls = []
 
   def interrupting_programs(*args):
-    init, step, steps, evaluate, perms, probe = real_programs(*args)
+    progs = real_programs(*args)
 
     def interrupt_after(fn):
       def call(*a):
@@ -125,14 +125,14 @@ def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp
           raise KeyboardInterrupt
         return fn(*a)
       return call
-    return init, interrupt_after(step), interrupt_after(steps), evaluate, perms, probe
+    return progs._replace(step=interrupt_after(progs.step), steps=interrupt_after(progs.steps))
 
   monkeypatch.setattr(loop, 'programs', interrupting_programs)
   with pytest.raises(KeyboardInterrupt):
-    loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
+    train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
   monkeypatch.setattr(loop, 'programs', real_programs)
   logs = []
-  resumed = loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False, log=logs.append)
+  resumed = train_group(group, c, dev, str(tmp_path / 'b'), progress=False, log=logs.append)
   assert any(position in m for m in logs)
   _assert_same(_by_key(straight), _by_key(resumed), n_eval=256, exact=True)
 
@@ -142,12 +142,12 @@ def test_a_whole_epoch_per_call_equals_one_step_per_call(mnist_small, tmp_path):
   c = tiny_config()
   dev = _device(mnist_small, c)
   [group] = sweep.groups(c)
-  assert loop.steps_per_call(c, 'mlp', 16) == 16  # auto on CPU: the whole epoch for an MLP
-  assert loop.steps_per_call(c, 'cnn', 16) == 1
+  assert plan.steps_per_call(c, 'mlp', 16) == 16  # auto on CPU: the whole epoch for an MLP
+  assert plan.steps_per_call(c, 'cnn', 16) == 1
   c.train.steps_per_call = 1
-  stepped = loop.train_group(group, c, dev, str(tmp_path / 'a'), progress=False)
+  stepped = train_group(group, c, dev, str(tmp_path / 'a'), progress=False)
   c.train.steps_per_call = 16
-  scanned = loop.train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
+  scanned = train_group(group, c, dev, str(tmp_path / 'b'), progress=False)
   _assert_same(_by_key(stepped), _by_key(scanned), n_eval=256)
 
 
@@ -159,7 +159,7 @@ def test_a_probe_measures_each_model_at_each_epoch_end(mnist_small, tmp_path):
 
   c = tiny_config()
   [group] = sweep.groups(c)
-  records = loop.train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False,
+  records = train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False,
                              probe=probe)
   for r in records:
     norms = r['history']['first_bias_norm']
@@ -192,8 +192,8 @@ def test_passes_per_epoch_train_like_that_many_epochs(tmp_path):
   two = _toy_config(epochs=1, passes_per_epoch=2)
   dev = _toy_device(one)
   [g1], [g2] = sweep.groups(one), sweep.groups(two)
-  a = loop.train_group(g1, one, dev, str(tmp_path / 'a'), progress=False, log=lambda m: None)
-  b = loop.train_group(g2, two, dev, str(tmp_path / 'b'), progress=False, log=lambda m: None)
+  a = train_group(g1, one, dev, str(tmp_path / 'a'), progress=False, log=lambda m: None)
+  b = train_group(g2, two, dev, str(tmp_path / 'b'), progress=False, log=lambda m: None)
   for ra, rb in zip(a, b):
     assert len(rb['history']['test_loss']) == 1
     for metric in ('train_loss', 'val_loss', 'test_loss', 'test_accuracy'):
@@ -222,9 +222,9 @@ def test_sorted_by_label_order_walks_each_pass_class_by_class():
 def test_a_bad_order_or_pass_count_is_refused():
   from engine.errors import UserError
   with pytest.raises(UserError, match='sorted_by_label'):
-    loop.train_options(_toy_config(order='by_label'))
+    plan.train_options(_toy_config(order='by_label'))
   with pytest.raises(UserError, match='passes_per_epoch'):
-    loop.train_options(_toy_config(passes_per_epoch=0))
+    plan.train_options(_toy_config(passes_per_epoch=0))
 
 
 def _step_probe(model, state, images, labels):
@@ -237,7 +237,7 @@ def test_probe_every_steps_records_a_trace_that_survives_a_kill(tmp_path, monkey
   c = _toy_config(probe_every_steps=3, steps_per_call=chunk)
   dev = _toy_device(c)
   [group] = sweep.groups(c)
-  straight = loop.train_group(group, c, dev, str(tmp_path / 'straight'), progress=False,
+  straight = train_group(group, c, dev, str(tmp_path / 'straight'), progress=False,
                               log=lambda m: None, probe=_step_probe)
   for r in straight:
     assert r['trace']['step'] == [3, 6, 9, 13, 16, 19]  # 10 steps per epoch
@@ -254,10 +254,10 @@ def test_probe_every_steps_records_a_trace_that_survives_a_kill(tmp_path, monkey
 
   monkeypatch.setattr(checkpoints, 'save', save_then_die)
   with pytest.raises(_Killed):
-    loop.train_group(group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None,
+    train_group(group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None,
                      probe=_step_probe)
   monkeypatch.setattr(checkpoints, 'save', real_save)
-  resumed = loop.train_group(group, c, dev, str(tmp_path / 'k'), progress=False,
+  resumed = train_group(group, c, dev, str(tmp_path / 'k'), progress=False,
                              log=lambda m: None, probe=_step_probe)
   assert [r['trace'] for r in resumed] == [r['trace'] for r in straight]
 
@@ -267,16 +267,16 @@ def test_short_epochs_evaluate_every_steps_per_epoch_steps(mnist_small, tmp_path
   c = tiny_config()
   c.sweep.model.dropout_rate = (0.0,)
   c.seeds = 1
-  assert loop.epoch_steps(c, 1024) == 16  # a whole pass of 1024 images at batch 64
+  assert plan.epoch_steps(c, 1024) == 16  # a whole pass of 1024 images at batch 64
   c.train.steps_per_epoch = 5
-  assert loop.epoch_steps(c, 1024) == 5
+  assert plan.epoch_steps(c, 1024) == 5
   c.train.steps_per_epoch = 100
-  assert loop.epoch_steps(c, 1024) == 16  # never more than the passes of an epoch
+  assert plan.epoch_steps(c, 1024) == 16  # never more than the passes of an epoch
   c.train.steps_per_epoch = -1
   with pytest.raises(UserError, match='steps_per_epoch'):
-    loop.epoch_steps(c, 1024)
+    plan.epoch_steps(c, 1024)
   c.train.steps_per_epoch, c.train.epochs = 5, 3
   [group] = sweep.groups(c)
-  [rec] = loop.train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
+  [rec] = train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
   val = rec['history']['val_accuracy']
   assert len(val) == 3 and val[0] < val[2]

@@ -116,8 +116,8 @@ def _child():
   import tempfile
   import jax
   import data
-  from conftest import tiny_config
-  from engine import loop, sweep
+  from conftest import tiny_config, train_group
+  from engine import loop, plan, sweep
 
   assert jax.device_count() == 4, jax.devices()
   root = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'shared', 'datasets')
@@ -135,7 +135,7 @@ def _child():
       lay = parallel.layout(c, len(group.points) * len(group.seeds))
       out['layouts'][name] = [lay.model_shards, lay.data_shards]
       out['expected_layouts'][name] = list(expected)
-    out[name] = loop.train_group(group, c, dev, os.path.join(tmp, name), progress=False,
+    out[name] = train_group(group, c, dev, os.path.join(tmp, name), progress=False,
                                  log=lambda m: None, **kw)
 
   def config(mode='auto', devices=0, **changes):
@@ -182,10 +182,10 @@ def _child():
     dev = loop.put_on_device(ds, c.train.eval_train_size, c.train.eval_batch_size,
                              parallel.devices(c))
     images, labels = dev['train']
-    _, progs, keys, states, lay = loop.start_group(group, c, images)
-    perms = progs[4](keys, 0, len(ds.train_y), labels)
-    text = progs[1].lower(states, loop._zero_sums(lay), perms, 0, keys, images,
-                          labels).compile().as_text()
+    start = loop.start_group(group, plan.resolve(group, len(ds.train_y)), images)
+    perms = start.programs.permutations(start.keys, 0, len(ds.train_y), labels)
+    text = start.programs.step.lower(start.states, loop.zero_sums(start.layout), perms, 0,
+                                     start.keys, images, labels).compile().as_text()
     out['hlo'][mode] = {'all_reduce': len(re.findall(r'all-reduce(-start)?\(', text)),
                         'input_blocks': sorted(set(re.findall(r'f32\[(?:\d+,)?\d+,784\]', text)))}
 

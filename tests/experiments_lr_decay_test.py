@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from engine import run, sweep
+from engine import plan, run, sweep
 from experiments import lr_decay
 
 DECAYS = (0.1, 0.01, 0.001, 0.0001)
@@ -51,7 +51,7 @@ def test_the_four_decays_train_in_one_program_with_their_own_rates(tmp_path, cap
   c = lr_decay.get_config('quick')
   c.sweep.optimizer.decay = DECAYS
   c.train.epochs = 3
-  assert len(sweep.groups(c, run.models_per_program(c))) == 1
+  assert len(sweep.groups(c, plan.models_per_program(c))) == 1
   results = run.run(lr_decay, c, str(tmp_path), progress=False)
   assert len(results['records']) == 4
   for r in results['records']:
