@@ -70,6 +70,7 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   import jax
   import jax.numpy as jnp
   import ml_collections
+
   from engine import base_config, loop, plan, sweep
 
   w = WORKLOADS[workload]
@@ -230,7 +231,7 @@ def bench_sweep(seeds=1, train_subset=0):
   """
   env = dict(os.environ)
   with tempfile.TemporaryDirectory() as tmp:
-    jax_wall, jax_rss, out, jax_other = _child_rusage(
+    jax_wall, jax_rss, _, jax_other = _child_rusage(
         [sys.executable, 'launch.py', '--experiment=dropout_sweep', f'--config.seeds={seeds}',
          f'--workdir={tmp}/run', '--progress=false',
          f'--config.dataset.train_subset={train_subset}'], env)

@@ -16,7 +16,7 @@ import os
 import resource
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 _TICK = os.sysconf('SC_CLK_TCK')
 # Seconds each round may wait for a quiet machine; the suite's --quiet_wait sets it.

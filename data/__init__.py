@@ -1,7 +1,6 @@
 """Datasets for jax-findings: MNIST, Fashion-MNIST and a file-free stand-in."""
 
-from data.datasets import Dataset
-from data.datasets import load
-from data.datasets import NAMES
-from data.errors import DataError
-from data.errors import DataNotFoundError
+from data.datasets import NAMES, Dataset, load
+from data.errors import DataError, DataNotFoundError
+
+__all__ = ['NAMES', 'DataError', 'DataNotFoundError', 'Dataset', 'load']

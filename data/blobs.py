@@ -23,6 +23,6 @@ def splits(*, num_samples: int, train_fraction: float, validation_size: int, see
   val_x, val_y = sklearn.datasets.make_blobs(
       n_samples=validation_size, centers=centers, cluster_std=CLUSTER_STD,
       random_state=np.random.RandomState([seed, 1]))
-  k = int(round(num_samples * train_fraction))
+  k = round(num_samples * train_fraction)
   x, y = x.astype(np.float32), y.astype(np.int32)
   return x[:k], y[:k], val_x.astype(np.float32), val_y.astype(np.int32), x[k:], y[k:]

@@ -7,15 +7,11 @@ themselves.
 
 import dataclasses
 
-from absl import logging
 import numpy as np
+from absl import logging
 
-from data import digits
-from data import sources
-from data import blobs
-from data import toy2d
-from data.errors import DataError
-from data.errors import DataNotFoundError
+from data import blobs, digits, sources, toy2d
+from data.errors import DataError, DataNotFoundError
 
 NAMES = (*sources.NAMES, 'digits', *toy2d.NAMES, blobs.NAME)
 MAX_VALIDATION_FRACTION = 0.2
@@ -178,7 +174,7 @@ def _load_toy2d(name, *, num_samples, noise, train_fraction, validation_size,
   if not 0.0 <= noise <= toy2d.MAX_NOISE:
     raise DataError(f'noise={noise!r} is outside [0, {toy2d.MAX_NOISE}] (the '
                     "playground's 0-50% slider); pass e.g. noise=0.1.")
-  train = int(round(num_samples * train_fraction))
+  train = round(num_samples * train_fraction)
   if not 0.0 < train_fraction < 1.0 or train < 2 or num_samples - train < 2:
     raise DataError(
         f'num_samples={num_samples!r} with train_fraction={train_fraction!r} '

@@ -12,12 +12,11 @@ import functools
 import os
 from typing import NamedTuple
 
-from absl import logging
 import numpy as np
+from absl import logging
 
 from data import download as download_lib
-from data.errors import DataError
-from data.errors import DataNotFoundError
+from data.errors import DataError, DataNotFoundError
 from data.idx import read_idx
 
 NAMES = ('mnist', 'fashion_mnist')

@@ -91,6 +91,6 @@ def splits(name: str, *, num_samples: int, noise: float, train_fraction: float,
   Returns (train_x, train_y, val_x, val_y, test_x, test_y).
   """
   x, y = generate(name, num_samples, noise, [seed, 0])
-  k = int(round(num_samples * train_fraction))
+  k = round(num_samples * train_fraction)
   val_x, val_y = generate(name, validation_size, noise, [seed, 1])
   return x[:k], y[:k], val_x, val_y, x[k:], y[k:]

@@ -5,10 +5,10 @@ import os
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from engine import distributed, files  # noqa: E402
+from engine import distributed, files
 
 
 def markdown_table(rows) -> str:

@@ -10,7 +10,6 @@ import jax
 from absl import logging
 
 import data
-import nets
 from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
 from engine import finding as finding_lib
 from engine import plan as plan_lib
@@ -103,7 +102,7 @@ def _check_models(groups, dataset, batch_size):
   for group in groups:
     try:
       model = loop.build_model(group.config.model)
-      jax.eval_shape(lambda x: model.init({'params': jax.random.PRNGKey(0)}, x, train=False),
+      jax.eval_shape(lambda x, model=model: model.init({'params': jax.random.PRNGKey(0)}, x, train=False),
                      dataset.train_x[:1])
       optimizers.make(group.config.optimizer)
     except (ValueError, TypeError) as e:

@@ -292,7 +292,7 @@ def parameter_accounting(n_in: int, n_out: int) -> dict:
   x = jnp.zeros((2, n_in))
   out = {}
   for use_bias in (True, False):
-    variables = jax.eval_shape(lambda: _DenseBN(n_out, use_bias).init(jax.random.PRNGKey(0), x))
+    variables = jax.eval_shape(lambda use_bias=use_bias: _DenseBN(n_out, use_bias).init(jax.random.PRNGKey(0), x))
     out['with dense bias' if use_bias else 'without dense bias'] = {
         'trainable': _count(variables['params']), 'running_stats': _count(variables['batch_stats'])}
   mlp = nets.build('mlp', hidden=(n_out,), batch_norm=True)

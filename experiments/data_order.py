@@ -27,8 +27,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import base_config, report
-from engine import planar
+from engine import base_config, planar, report
 from engine import records as rs
 from engine import run as run_lib
 from engine import verdict as v

@@ -19,6 +19,7 @@ Test accuracy after the last epoch is compared with the assignment's answers (0.
 Every architecture has its own shapes, so each is a group of its own; its seeds train together
 under vmap, a whole epoch per program call.
 """
+import itertools
 import os
 
 import matplotlib.pyplot as plt
@@ -90,7 +91,7 @@ def by_architecture(records, metric='test_accuracy') -> dict:
 
 def parameters(hidden, inputs=784, classes=10) -> int:
   sizes = (inputs, *hidden, classes)
-  return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:]))
+  return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 def _depth_effect(per_depth: dict) -> str:
@@ -141,7 +142,7 @@ def verdict(results) -> v.Verdict:
   for d in depths:
     means = [cell[(b, d)].mean() for b in budgets if (b, d) in cell]
     if len(means) >= 2:
-      rises.append(all(b > a for a, b in zip(means, means[1:])))
+      rises.append(all(b > a for a, b in itertools.pairwise(means)))
       parts.append(f'{d} layer(s): ' + ' < '.join(f'{m:.4f}' for m in means))
   checks.append(v.Check(
       claim='width alone raises accuracy: at each depth, more units give higher test accuracy '

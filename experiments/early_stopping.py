@@ -28,10 +28,9 @@ import os
 import ml_collections
 import numpy as np
 
+from engine import base_config, report
 from engine import early_stopping as es
-from engine import base_config
 from engine import records as rs
-from engine import report
 from engine import verdict as v
 
 NAME = 'early_stopping'

@@ -106,7 +106,7 @@ def analyze(results, workdir):
   for name, members in _models(results).items():
     model = model_for(config, name)
     total, accs = 0, []
-    for record, group, index in members:
+    for _record, group, index in members:
       variables = checkpoints.restore_variables(
           os.path.join(workdir, 'groups', group, 'checkpoints'), index)
       pred = predict(model, variables, dataset.test_x, a.eval_batch_size).argmax(-1)

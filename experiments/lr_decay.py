@@ -22,9 +22,8 @@ import os
 import ml_collections
 import numpy as np
 
-from engine import base_config, optimizers
+from engine import base_config, optimizers, report
 from engine import records as rs
-from engine import report
 from engine import verdict as v
 from engine.errors import UserError
 

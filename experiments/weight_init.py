@@ -25,10 +25,8 @@ import ml_collections
 import numpy as np
 import optax
 
-from engine import base_config, loop
-from engine import planar
+from engine import base_config, loop, planar, report
 from engine import records as rs
-from engine import report
 from engine import run as run_lib
 from engine import verdict as v
 

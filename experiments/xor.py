@@ -20,11 +20,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import base_config, loop
-from engine import planar
+import data
+from engine import base_config, loop, planar
 from engine import records as rs
 from engine import verdict as v
-import data
 
 NAME = 'xor'
 VARIANTS = ('quick',)

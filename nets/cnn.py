@@ -1,5 +1,5 @@
 """A small VGG-style convolutional network: [conv, (bn), act, pool, (dropout)] blocks, then dense."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp

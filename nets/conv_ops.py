@@ -27,7 +27,8 @@ max_pool_2x2 impls: 'lax' (nn.max_pool) | 'reshape' (elementwise maxima of
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -88,7 +89,7 @@ def extract_patches(x: jax.Array, kh: int, kw: int, padding='SAME') -> jax.Array
   (pt, pb), (pl, pr) = _pads(padding, kh, kw)
   if pt or pb or pl or pr:
     x = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
-  n, h, w, c = x.shape
+  _, h, w, _ = x.shape
   ho, wo = h - kh + 1, w - kw + 1
   cols = [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
   return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)

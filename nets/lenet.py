@@ -5,7 +5,6 @@ finding can show what a layer sees (`apply(..., mutable=['intermediates'])`).
 """
 import flax.linen as nn
 import jax.numpy as jnp
-import jax.numpy as jnp
 import numpy as np
 
 from nets import conv_ops, initializers

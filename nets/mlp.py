@@ -1,5 +1,5 @@
 """Multi-layer perceptron on flattened inputs."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 

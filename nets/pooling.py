@@ -1,5 +1,6 @@
 """Pooling as a module, so a layer table (nets/summary.py) sees each pool with its window."""
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import flax.linen as nn
 import jax.numpy as jnp

@@ -1,5 +1,5 @@
 """ResNet-18 (He et al. 2016) with the ImageNet stem or the CIFAR stem."""
-from typing import Sequence
+from collections.abc import Sequence
 
 import flax.linen as nn
 

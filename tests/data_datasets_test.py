@@ -13,12 +13,9 @@ import numpy as np
 import pytest
 
 import data
-from data import download
-from data import sources
-from data.errors import DataError
-from data.errors import DataNotFoundError
-from data.idx import read_idx
-from data.idx import write_idx
+from data import download, sources
+from data.errors import DataError, DataNotFoundError
+from data.idx import read_idx, write_idx
 
 # From shared/datasets/README.md.
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from data.errors import DataError
-from data.idx import read_idx
-from data.idx import write_idx
+from data.idx import read_idx, write_idx
 
 DTYPES = (np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64)
 

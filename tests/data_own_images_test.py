@@ -9,7 +9,6 @@ from data.errors import DataError
 
 def _bar_image(dark_on_light=True, size=(300, 200)):
   """A thick off-centre vertical stroke, 150 pixels tall, on a large canvas."""
-  h, w = size
   img = np.zeros(size, np.float32)
   img[40:190, 30:60] = 1.0
   return 1.0 - img if dark_on_light else img

@@ -2,9 +2,10 @@
 import ml_collections
 import numpy as np
 import pytest
-
 from conftest import tiny_config, train_group
-from engine import checkpoints, early_stopping as es, loop, sweep
+
+from engine import checkpoints, loop, sweep
+from engine import early_stopping as es
 from engine.errors import UserError
 
 CURVE = np.array([1.0, 0.8, 0.9, 0.7, 0.75, 0.8, 1.2, 0.6])

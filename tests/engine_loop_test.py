@@ -3,8 +3,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
 from conftest import tiny_config, train_group
+
 from engine import checkpoints, loop, plan, sweep
 
 

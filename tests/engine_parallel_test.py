@@ -114,9 +114,11 @@ def _child():
   cpu_setup.configure()
   import re
   import tempfile
+
   import jax
-  import data
   from conftest import tiny_config, train_group
+
+  import data
   from engine import loop, plan, sweep
 
   assert jax.device_count() == 4, jax.devices()

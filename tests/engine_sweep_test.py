@@ -1,7 +1,7 @@
 """Grid expansion and grouping: runtime numbers share a program, anything else does not."""
 import pytest
-
 from conftest import tiny_config
+
 from engine import sweep
 from engine.errors import UserError
 
@@ -48,5 +48,5 @@ def test_apply_point_sets_nested_values_without_touching_the_base():
 def test_unknown_sweep_axis_suggests_the_key():
   c = tiny_config()
   c.sweep.model.dropout = (0.1,)
-  with pytest.raises(UserError, match='Did you mean `model.dropout_rate`'):
+  with pytest.raises(UserError, match=r'Did you mean `model\.dropout_rate`'):
     sweep.points(c)

@@ -1,5 +1,4 @@
 """Batch norm: the verdict on records with known answers, and the side measurements on real modules."""
-import numpy as np
 import pytest
 
 from experiments import batchnorm as bnx

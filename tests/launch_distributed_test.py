@@ -13,11 +13,10 @@ import sys
 
 import numpy as np
 import pytest
+from launch_test import REPO, _env
 
 from engine import distributed
 from engine.errors import UserError
-
-from launch_test import REPO, _env
 
 # A small real run: 2 architectures x 2 seeds, 2 epochs on 3,000 MNIST images, with dropout.
 ARGS = ['--experiment=depth_vs_width', '--quick', '--config.seeds=2',
@@ -130,6 +129,7 @@ def test_a_model_of_the_job_restores_in_one_process(runs, shared_datasets):
   """The job's checkpoint (arrays over two processes' devices) onto this process's one device:
   the restored model scores its recorded test accuracy."""
   import ml_collections
+
   from engine import checkpoints, loop, run, sweep
   _, tmp, _, _ = runs
   results = _records(tmp / 'job')

@@ -159,12 +159,12 @@ def test_conv_module_bf16_compute_f32_params():
     out = {}
     for impl in conv_ops.CONV_IMPLS:
       m = conv_ops.Conv(8, (3, 3), impl=impl, dtype=jnp.bfloat16)
-      loss = lambda p: m.apply(p, x).astype(jnp.float32).sum()
+      loss = lambda p, m=m: m.apply(p, x).astype(jnp.float32).sum()
       out[impl] = (m.apply(params, x), jax.grad(loss)(params))
     return want, out
 
   want, out = run(params)
-  for impl, (y, g) in out.items():
+  for y, g in out.values():
     assert y.dtype == jnp.bfloat16
     np.testing.assert_allclose(np.asarray(y, np.float32), want, rtol=0.05, atol=0.05)
     assert all(v.dtype == jnp.float32 for v in jax.tree.leaves(g))
@@ -198,6 +198,7 @@ def test_bad_impl_names():
     'within 3e-7 of lax). Random inputs do not show it. Found by the issue-9 layout tests.'))
 def test_the_cpu_fast_cnn_gradient_equals_lax_on_real_digits(mnist_small):
   import optax
+
   import nets
   x, y = jnp.asarray(mnist_small.train_x[:32]), jnp.asarray(mnist_small.train_y[:32])
 
