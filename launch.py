@@ -21,6 +21,7 @@ cpu_setup.configure()
 
 import jax  # noqa: E402  (XLA flags must be set before jax loads)
 from absl import app, flags, logging  # noqa: E402
+import yaml  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
@@ -49,6 +50,7 @@ flags.DEFINE_integer('num_processes', None, 'Processes in the job (default: $JAX
 flags.DEFINE_integer('process_id', None, 'This process, from 0 (default: $JAX_PROCESS_ID).')
 FLAGS = flags.FLAGS
 _PREPARED: list = []  # the cli.Prepared of this process's command line
+_HELP = ('help', '?', 'helpshort', 'helpfull', 'helpxml')
 
 
 def _fail(message: str, code: int = 2):
@@ -63,6 +65,9 @@ def _parse_flags(argv):
     rest = FLAGS(argv)
     if prepared.finding is not None:
       cli.check_overrides(_CONFIG.value, prepared.default, FLAGS['config'].override_values)
+  except SystemExit as e:  # absl exits 1 after printing the help asked for; that is a success
+    asked = any(a.startswith('-') and a.lstrip('-').split('=')[0] in _HELP for a in argv[1:])
+    sys.exit(0 if asked and e.code == 1 else e.code)
   except UserError as e:
     _fail(str(e))
   except (flags.Error, AttributeError, KeyError, TypeError, ValueError) as e:
@@ -95,7 +100,7 @@ def main(argv):
     return run_all(prepared)
   finding, config = prepared.finding, _CONFIG.value
   if FLAGS.show_config:
-    print(config)
+    print(yaml.dump(config.to_dict(), Dumper=_WrittenOut), end='')
     return
   workdir = FLAGS.workdir
   try:
@@ -112,6 +117,13 @@ def main(argv):
   except KeyboardInterrupt:
     _fail(f'Interrupted. Finished groups and checkpoints are kept in {workdir}; run the same '
           'command again to resume.', code=130)
+
+
+class _WrittenOut(yaml.Dumper):
+  """YAML that writes every value where it is, not `*id001` for a tuple used twice."""
+
+  def ignore_aliases(self, data):
+    return True
 
 
 def run_all(prepared):

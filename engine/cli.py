@@ -173,8 +173,8 @@ def check_overrides(config, default, overrides: dict) -> None:
       if isinstance(sample, float) and isinstance(item, int) and not isinstance(item, bool):
         item = float(item)
       if type(item) is not type(sample):
-        kind = {bool: 'booleans', int: 'integers', float: 'numbers', str: 'strings'}.get(
-            type(sample), type(sample).__name__)
+        kind = {bool: 'booleans', int: 'integers', float: 'numbers', str: 'strings',
+                tuple: 'tuples'}.get(type(sample), type(sample).__name__)
         raise UserError(f'--config.{key} is a tuple of {kind} (default {want!r}); could not read '
                         f'{item!r} as one. Write it as a tuple and quote it for the shell: '
                         f'--config.{key}="{want!r}".')
