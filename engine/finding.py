@@ -167,6 +167,9 @@ def load_file(path: str) -> Finding:
   if os.path.isdir(path) or not path.endswith('.py'):
     raise UserError(f'--config={path} is not a Python file: a finding is a .py file that '
                     'defines get_config and verdict (template: examples/my_finding.py).')
+  folder = os.path.dirname(os.path.abspath(path))
+  if folder not in sys.path:  # as `python PATH` would: the file may import helpers beside it
+    sys.path.insert(0, folder)
   name = 'jax_findings_user.' + os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(name, path)
   module = importlib.util.module_from_spec(spec)

@@ -98,3 +98,10 @@ def test_every_built_in_finding_meets_the_contract():
     f = experiments.get(name)
     assert f.name == name and 'quick' in f.variants and f.summary
     assert f.config('quick') is not None
+
+
+def test_a_finding_may_import_a_helper_file_beside_it(tmp_path):
+  (tmp_path / 'my_helpers.py').write_text('WIDTH = 7\n')
+  text = _GOOD.replace('import ml_collections', 'import ml_collections\nimport my_helpers')
+  text = text.replace('c.n = 2 if', 'c.width = my_helpers.WIDTH\n  c.n = 2 if')
+  assert finding.load_file(_write(tmp_path, text)).config().width == 7
