@@ -11,6 +11,7 @@
 `ml_collections.config_flags` (engine/cli.py); absl's own flags (--verbosity, --helpfull,
 --flagfile) and JAX's (--jax_debug_nans, ...) work as usual.
 """
+
 import os
 import sys
 import time
@@ -20,8 +21,8 @@ from engine import cpu_setup
 cpu_setup.configure()
 
 import jax  # noqa: E402  (XLA flags must be set before jax loads)
-from absl import app, flags, logging  # noqa: E402
 import yaml  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
@@ -30,22 +31,36 @@ from engine import cli, distributed, files, report, run  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
-    'config', None, 'A finding file, optionally with its variant: path/to/finding.py[:quick]. '
-    'Override its keys with --config.a.b=value.')
+  'config',
+  None,
+  'A finding file, optionally with its variant: path/to/finding.py[:quick]. '
+  'Override its keys with --config.a.b=value.',
+)
 flags.DEFINE_string('experiment', None, "A built-in finding (see --list), or 'all'.")
 flags.DEFINE_bool('list', False, 'List the findings, one line each, and exit.')
 flags.DEFINE_bool('quick', False, "The finding's quick variant (same as --config=FILE:quick).")
-flags.DEFINE_string('workdir', None, 'Where metrics, checkpoints, plots and the report go; a rerun '
-                    'with the same work dir resumes. Default: runs/NAME (or runs/NAME-HASH for an '
-                    'overridden config).')
+flags.DEFINE_string(
+  'workdir',
+  None,
+  'Where metrics, checkpoints, plots and the report go; a rerun '
+  'with the same work dir resumes. Default: runs/NAME (or runs/NAME-HASH for an '
+  'overridden config).',
+)
 flags.DEFINE_bool('progress', True, 'Show a progress bar.')
 flags.DEFINE_bool('show_config', False, 'Print the config (after overrides) and exit.')
-flags.DEFINE_enum('distributed', 'auto', distributed.MODES,
-                  'Join the processes of a cluster job with jax.distributed: auto (when an address '
-                  'is given or SLURM/Open MPI runs several tasks), on (always; JAX detects SLURM, '
-                  'TPU VM slices, Open MPI), off.')
-flags.DEFINE_string('coordinator_address', None, 'host:port of process 0, the same on every '
-                    'process (default: $JAX_COORDINATOR_ADDRESS).')
+flags.DEFINE_enum(
+  'distributed',
+  'auto',
+  distributed.MODES,
+  'Join the processes of a cluster job with jax.distributed: auto (when an address '
+  'is given or SLURM/Open MPI runs several tasks), on (always; JAX detects SLURM, '
+  'TPU VM slices, Open MPI), off.',
+)
+flags.DEFINE_string(
+  'coordinator_address',
+  None,
+  'host:port of process 0, the same on every process (default: $JAX_COORDINATOR_ADDRESS).',
+)
 flags.DEFINE_integer('num_processes', None, 'Processes in the job (default: $JAX_NUM_PROCESSES).')
 flags.DEFINE_integer('process_id', None, 'This process, from 0 (default: $JAX_PROCESS_ID).')
 FLAGS = flags.FLAGS
@@ -77,21 +92,26 @@ def _parse_flags(argv):
 
 def main(argv):
   if len(argv) > 1:
-    _fail(f'Unexpected arguments {argv[1:]}. Flags take the form --name=value; config overrides '
-          'take the form --config.section.key=value.')
+    _fail(
+      f'Unexpected arguments {argv[1:]}. Flags take the form --name=value; config overrides '
+      'take the form --config.section.key=value.'
+    )
   prepared = _PREPARED[0]
   if FLAGS.list or (prepared.finding is None and FLAGS.experiment != 'all'):
     for name in experiments.NAMES:
       print(f'{name:24s} {experiments.get(name).summary}')
     if not FLAGS.list:
-      print('\nRun one with: python launch.py --experiment=NAME [--quick], or your own finding '
-            'with --config=path/to/finding.py')
+      print(
+        '\nRun one with: python launch.py --experiment=NAME [--quick], or your own finding '
+        'with --config=path/to/finding.py'
+      )
     return
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
   try:
-    joined = distributed.initialize(FLAGS.distributed, FLAGS.coordinator_address,
-                                    FLAGS.num_processes, FLAGS.process_id)
+    joined = distributed.initialize(
+      FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id
+    )
   except UserError as e:
     _fail(str(e))
   if joined and not distributed.is_writer():
@@ -108,15 +128,19 @@ def main(argv):
       run.validate(config)
     if finding.validate:
       finding.validate(config)
-    workdir = workdir or run.default_workdir(finding.name, config, prepared.default,
-                                             prepared.variant)
+    workdir = workdir or run.default_workdir(
+      finding.name, config, prepared.default, prepared.variant
+    )
     print(f'{finding.name}: work dir {workdir}')
     run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
   except (UserError, data.DataError) as e:
     _fail(str(e))
   except KeyboardInterrupt:
-    _fail(f'Interrupted. Finished groups and checkpoints are kept in {workdir}; run the same '
-          'command again to resume.', code=130)
+    _fail(
+      f'Interrupted. Finished groups and checkpoints are kept in {workdir}; run the same '
+      'command again to resume.',
+      code=130,
+    )
 
 
 class _WrittenOut(yaml.Dumper):
@@ -133,9 +157,11 @@ def run_all(prepared):
   Prints and writes (runs/all.md) each finding's outcome and wall time.
   """
   if FLAGS.workdir:
-    _fail('--experiment=all runs each finding with its own default config in its own work dir, '
-          'so it takes no --config.* overrides and no --workdir. Run findings one by one to '
-          'override them, or set JAX_FINDINGS_RUNS to move every work dir.')
+    _fail(
+      '--experiment=all runs each finding with its own default config in its own work dir, '
+      'so it takes no --config.* overrides and no --workdir. Run findings one by one to '
+      'override them, or set JAX_FINDINGS_RUNS to move every work dir.'
+    )
   variant = 'quick' if FLAGS.quick else None
   rows, t_all = [], time.monotonic()
   for name in experiments.NAMES:
@@ -146,28 +172,34 @@ def run_all(prepared):
       config = finding.config(variant)
       workdir = run.default_workdir(name, config, config, variant)
       print(f'{name}: work dir {workdir}', flush=True)
-      results = run.run(finding, config, workdir, progress=FLAGS.progress,
-                        command=prepared.command)
+      results = run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
       outcome = results['verdict']['outcome']
     except (UserError, data.DataError) as e:
       outcome = f'FAILED: {e}'
       print(f'error: {e}', file=sys.stderr)
     except KeyboardInterrupt:
-      _fail(f'Interrupted during {name}. Finished findings, groups and checkpoints are kept; run '
-            'the same command again to resume.', code=130)
+      _fail(
+        f'Interrupted during {name}. Finished findings, groups and checkpoints are kept; run '
+        'the same command again to resume.',
+        code=130,
+      )
     rows.append((name, outcome, time.monotonic() - t0, workdir))
   total = time.monotonic() - t_all
   clock = lambda s: f'{s // 60:.0f} min {s % 60:02.0f} s'
-  table = [{'finding': n, 'outcome': o.split('\n')[0][:70], 'wall': clock(s), 'work dir': w}
-           for n, o, s, w in rows]
+  table = [
+    {'finding': n, 'outcome': o.split('\n')[0][:70], 'wall': clock(s), 'work dir': w}
+    for n, o, s, w in rows
+  ]
   table.append({'finding': 'total', 'outcome': '', 'wall': clock(total), 'work dir': ''})
   text = report.text_table(table)
   print()
   print(text)
-  path = os.path.join(os.environ.get('JAX_FINDINGS_RUNS', 'runs'),
-                      'all-quick.md' if FLAGS.quick else 'all.md')
-  files.write_text(path, f'# All findings ({"quick" if FLAGS.quick else "default"} configs)\n\n'
-                   f'```\n{text}\n```\n')
+  path = os.path.join(
+    os.environ.get('JAX_FINDINGS_RUNS', 'runs'), 'all-quick.md' if FLAGS.quick else 'all.md'
+  )
+  files.write_text(
+    path, f'# All findings ({"quick" if FLAGS.quick else "default"} configs)\n\n```\n{text}\n```\n'
+  )
   print(f'Summary: {path}')
   if any(o.startswith('FAILED') for _, o, _, _ in rows):
     sys.exit(1)

@@ -10,8 +10,17 @@ import importlib.metadata
 import os
 import platform
 
-ISA_FLAGS = ('avx2', 'fma', 'avx512f', 'avx512_bf16', 'avx512_fp16',
-             'avx512_vnni', 'amx_bf16', 'amx_tile', 'amx_int8')
+ISA_FLAGS = (
+  'avx2',
+  'fma',
+  'avx512f',
+  'avx512_bf16',
+  'avx512_fp16',
+  'avx512_vnni',
+  'amx_bf16',
+  'amx_tile',
+  'amx_int8',
+)
 
 
 def _cpuinfo() -> dict[str, str]:
@@ -63,20 +72,19 @@ def info() -> dict:
   """
   c = _cpuinfo()
   return {
-      'cpu_model': c.get('model name', platform.processor() or 'unknown'),
-      'vendor': c.get('vendor_id', 'unknown'),
-      'cores': os.cpu_count(),
-      'threads': thread_count(),
-      'flags': cpu_flags(),
-      'native_bf16': has_native_bf16(),
-      'python': platform.python_version(),
-      'jax': _version('jax'),
-      'jaxlib': _version('jaxlib'),
-      'flax': _version('flax'),
-      'optax': _version('optax'),
-      'torch': _version('torch'),
-      'env': {k: os.environ.get(k) for k in
-              ('XLA_FLAGS', 'GLIBC_TUNABLES', 'OMP_NUM_THREADS')},
+    'cpu_model': c.get('model name', platform.processor() or 'unknown'),
+    'vendor': c.get('vendor_id', 'unknown'),
+    'cores': os.cpu_count(),
+    'threads': thread_count(),
+    'flags': cpu_flags(),
+    'native_bf16': has_native_bf16(),
+    'python': platform.python_version(),
+    'jax': _version('jax'),
+    'jaxlib': _version('jaxlib'),
+    'flax': _version('flax'),
+    'optax': _version('optax'),
+    'torch': _version('torch'),
+    'env': {k: os.environ.get(k) for k in ('XLA_FLAGS', 'GLIBC_TUNABLES', 'OMP_NUM_THREADS')},
   }
 
 
@@ -84,10 +92,13 @@ def summary() -> str:
   """One line for logs and reports."""
   i = info()
   isa = ','.join(k for k, v in i['flags'].items() if v) or 'none'
-  return (f"{i['cpu_model']} ({i['vendor']}), {i['threads']} threads, "
-          f"ISA {isa}; jax {i['jax']}, flax {i['flax']}, torch {i['torch']}")
+  return (
+    f'{i["cpu_model"]} ({i["vendor"]}), {i["threads"]} threads, '
+    f'ISA {isa}; jax {i["jax"]}, flax {i["flax"]}, torch {i["torch"]}'
+  )
 
 
 if __name__ == '__main__':
   import json
+
   print(json.dumps(info(), indent=1))

@@ -19,14 +19,16 @@ from bench import machine, timing
 
 
 def _flops(n: int) -> float:
-  return 2.0 * n ** 3
+  return 2.0 * n**3
 
 
-def jax_matmul(n: int = 2048, dtype: str = 'float32', min_time: float = 1.0,
-               rounds: int = 3) -> float:
+def jax_matmul(
+  n: int = 2048, dtype: str = 'float32', min_time: float = 1.0, rounds: int = 3
+) -> float:
   """GFLOP/s of jnp.dot on (n,n)x(n,n); bf16 accumulates in float32."""
   import jax
   import jax.numpy as jnp
+
   dt = jnp.dtype(dtype)
   rng = np.random.default_rng(0)
   a = jnp.asarray(rng.standard_normal((n, n)), dt)
@@ -38,10 +40,16 @@ def jax_matmul(n: int = 2048, dtype: str = 'float32', min_time: float = 1.0,
   return r['median'] * _flops(n) / 1e9
 
 
-def torch_matmul(n: int = 2048, dtype: str = 'float32', min_time: float = 1.0,
-                 rounds: int = 3, threads: int | None = None) -> float:
+def torch_matmul(
+  n: int = 2048,
+  dtype: str = 'float32',
+  min_time: float = 1.0,
+  rounds: int = 3,
+  threads: int | None = None,
+) -> float:
   """GFLOP/s of torch.mm; bf16 runs under autocast (f32 accumulation)."""
   import torch
+
   torch.set_num_threads(threads or machine.thread_count())
   g = torch.Generator().manual_seed(0)
   a = torch.randn(n, n, generator=g)

@@ -14,6 +14,7 @@ arithmetic), next to the matmul roofline measured in this run.
 
 Writes bench/results/<date>-<host>.json and appends the table to BENCHMARKS.md.
 """
+
 from engine import cpu_setup
 
 cpu_setup.configure()
@@ -35,29 +36,62 @@ from bench import machine, roofline, timing, torch_peers  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {  # issue 4: minimum speed-ups over the PyTorch peer measured in the same run
-    'mlp_epoch': 4.0, 'cnn_f32': 1.0, 'cnn_fastest': 1.5, 'cnn_vs_torch_bf16': 1.0,
-    'sweep_e2e': 1.5, 'compile_seconds': 10.0,
+  'mlp_epoch': 4.0,
+  'cnn_f32': 1.0,
+  'cnn_fastest': 1.5,
+  'cnn_vs_torch_bf16': 1.0,
+  'sweep_e2e': 1.5,
+  'compile_seconds': 10.0,
 }
 WORKLOADS = {
-    'mlp': dict(model=dict(name='mlp', hidden=(100,), num_classes=10, activation='relu',
-                           kernel_init='glorot_uniform', init_scale=1.0, batch_norm=False),
-                optimizer=dict(name='adam', learning_rate=1e-3), batch_size=32),
-    'cnn': dict(model=dict(name='cnn', conv_features=(16, 32), kernel_size=3, padding='SAME',
-                           dense=(128,), num_classes=10, activation='relu',
-                           kernel_init='glorot_uniform', init_scale=1.0, batch_norm=False,
-                           dropout_after_conv=True, dropout_after_dense=False),
-                optimizer=dict(name='adam', learning_rate=1e-3), batch_size=128),
-    'lenet': dict(model=dict(name='caffe_lenet', num_classes=10),
-                  optimizer=dict(name='sgd', learning_rate=0.01, momentum=0.9), batch_size=64),
+  'mlp': dict(
+    model=dict(
+      name='mlp',
+      hidden=(100,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+    ),
+    optimizer=dict(name='adam', learning_rate=1e-3),
+    batch_size=32,
+  ),
+  'cnn': dict(
+    model=dict(
+      name='cnn',
+      conv_features=(16, 32),
+      kernel_size=3,
+      padding='SAME',
+      dense=(128,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_after_conv=True,
+      dropout_after_dense=False,
+    ),
+    optimizer=dict(name='adam', learning_rate=1e-3),
+    batch_size=128,
+  ),
+  'lenet': dict(
+    model=dict(name='caffe_lenet', num_classes=10),
+    optimizer=dict(name='sgd', learning_rate=0.01, momentum=0.9),
+    batch_size=64,
+  ),
 }
 
 
 def mnist(validation_size=5000):
   import data
-  root = os.environ.get('JAX_FINDINGS_DATA') or os.path.join(os.path.dirname(ROOT), 'shared',
-                                                               'datasets')
-  return data.load('mnist', data_dir=root, validation_size=validation_size, download=False,
-                   allow_standin=False)
+
+  root = os.environ.get('JAX_FINDINGS_DATA') or os.path.join(
+    os.path.dirname(ROOT), 'shared', 'datasets'
+  )
+  return data.load(
+    'mnist', data_dir=root, validation_size=validation_size, download=False, allow_standin=False
+  )
 
 
 def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=0.5):
@@ -91,18 +125,23 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   keys, states = start.keys, start.states
   step, steps = start.programs.step, start.programs.steps
   perms = start.programs.permutations(keys, 0, n)
-  carry = {'states': states, 'sums': {k: jnp.zeros((1,), jnp.float32)
-                                      for k in ('loss_sum', 'correct', 'count')}, 'i': 0}
+  carry = {
+    'states': states,
+    'sums': {k: jnp.zeros((1,), jnp.float32) for k in ('loss_sum', 'correct', 'count')},
+    'i': 0,
+  }
   per_call = chunk if chunk > 1 else 10
 
   def call_once():
     i = carry['i']
     if chunk > 1:
-      carry['states'], carry['sums'] = steps(carry['states'], carry['sums'], perms, chunk, 0,
-                                             keys, images, labels)
+      carry['states'], carry['sums'] = steps(
+        carry['states'], carry['sums'], perms, chunk, 0, keys, images, labels
+      )
     else:
-      carry['states'], carry['sums'] = step(carry['states'], carry['sums'], perms, i % spe, keys,
-                                            images, labels)
+      carry['states'], carry['sums'] = step(
+        carry['states'], carry['sums'], perms, i % spe, keys, images, labels
+      )
     carry['i'] = i + 1
 
   def run():
@@ -123,23 +162,31 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   flops_per_step = float(cost.get('flops', float('nan')))
   call_once()  # the first call: jit finds the program compiled above
   jax.block_until_ready(carry['sums'])
-  return run, {'compile_seconds': compile_seconds, 'steps_per_call': chunk,
-               'flops_per_step': flops_per_step, 'batch_size': w['batch_size']}
+  return run, {
+    'compile_seconds': compile_seconds,
+    'steps_per_call': chunk,
+    'flops_per_step': flops_per_step,
+    'batch_size': w['batch_size'],
+  }
 
 
 def _row(name, jax_rate, torch_rate, info, roof, unit='samples/s', torch_name='torch f32'):
   flops_per_sample = info['flops_per_step'] / info['batch_size']
   gflops = jax_rate['median'] * flops_per_sample / 1e9
   return {
-      'workload': name, 'peer': torch_name, 'unit': unit,
-      'jax': jax_rate['median'], 'torch': torch_rate['median'] if torch_rate else None,
-      'ratio': jax_rate['median'] / torch_rate['median'] if torch_rate else None,
-      'jax_spread': [jax_rate['min'], jax_rate['max']],
-      'torch_spread': [torch_rate['min'], torch_rate['max']] if torch_rate else None,
-      'clean': jax_rate['clean'] and (torch_rate or {}).get('clean', True),
-      'compile_seconds': info['compile_seconds'], 'gflops': gflops,
-      'roofline_fraction': gflops / roof['jax_f32'] if roof.get('jax_f32') else None,
-      'torch_gflops': (torch_rate['median'] * flops_per_sample / 1e9) if torch_rate else None,
+    'workload': name,
+    'peer': torch_name,
+    'unit': unit,
+    'jax': jax_rate['median'],
+    'torch': torch_rate['median'] if torch_rate else None,
+    'ratio': jax_rate['median'] / torch_rate['median'] if torch_rate else None,
+    'jax_spread': [jax_rate['min'], jax_rate['max']],
+    'torch_spread': [torch_rate['min'], torch_rate['max']] if torch_rate else None,
+    'clean': jax_rate['clean'] and (torch_rate or {}).get('clean', True),
+    'compile_seconds': info['compile_seconds'],
+    'gflops': gflops,
+    'roofline_fraction': gflops / roof['jax_f32'] if roof.get('jax_f32') else None,
+    'torch_gflops': (torch_rate['median'] * flops_per_sample / 1e9) if torch_rate else None,
   }
 
 
@@ -171,15 +218,32 @@ def bench_step(workload, roof, rounds, bf16):
   if bf16:
     fns['torch bf16'] = torch_peers.make_step(net, x, y, rate=0.5, bf16=True)
   res = timing.interleave(fns, rounds=rounds, min_time=0.8)
-  title = {'cnn': '2. dropout-sweep CNN step (batch 128, Adam)',
-           'lenet': '4. Caffe LeNet step (batch 64, SGD momentum)'}[workload]
+  title = {
+    'cnn': '2. dropout-sweep CNN step (batch 128, Adam)',
+    'lenet': '4. Caffe LeNet step (batch 64, SGD momentum)',
+  }[workload]
   rows = [_row(f'{title}, f32', res['jax f32'], res['torch f32'], infos['jax f32'], roof)]
   if bf16:
-    rows.append(_row(f'{title}, jax bf16 vs torch f32', res['jax bf16'], res['torch f32'],
-                     infos['jax bf16'], roof))
+    rows.append(
+      _row(
+        f'{title}, jax bf16 vs torch f32',
+        res['jax bf16'],
+        res['torch f32'],
+        infos['jax bf16'],
+        roof,
+      )
+    )
     best = max(('jax f32', 'jax bf16'), key=lambda k: res[k]['median'])
-    rows.append(_row(f'{title}, {best} vs torch autocast bf16', res[best], res['torch bf16'],
-                     infos[best], roof, torch_name='torch bf16 autocast'))
+    rows.append(
+      _row(
+        f'{title}, {best} vs torch autocast bf16',
+        res[best],
+        res['torch bf16'],
+        infos[best],
+        roof,
+        torch_name='torch bf16 autocast',
+      )
+    )
   return rows
 
 
@@ -207,8 +271,9 @@ def _child_rusage(cmd, env):
   load = timing.meter()
   t0 = time.perf_counter()
   with tempfile.TemporaryFile('w+') as out_file:
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out_file, stderr=subprocess.STDOUT,
-                            text=True)
+    proc = subprocess.Popen(
+      cmd, cwd=ROOT, env=env, stdout=out_file, stderr=subprocess.STDOUT, text=True
+    )
     peak = 0.0
     while proc.poll() is None:
       peak = max(peak, _peak_rss_mb(proc.pid))
@@ -232,35 +297,54 @@ def bench_sweep(seeds=1, train_subset=0):
   env = dict(os.environ)
   with tempfile.TemporaryDirectory() as tmp:
     jax_wall, jax_rss, _, jax_other = _child_rusage(
-        [sys.executable, 'launch.py', '--experiment=dropout_sweep', f'--config.seeds={seeds}',
-         f'--workdir={tmp}/run', '--progress=false',
-         f'--config.dataset.train_subset={train_subset}'], env)
+      [
+        sys.executable,
+        'launch.py',
+        '--experiment=dropout_sweep',
+        f'--config.seeds={seeds}',
+        f'--workdir={tmp}/run',
+        '--progress=false',
+        f'--config.dataset.train_subset={train_subset}',
+      ],
+      env,
+    )
     results = json.load(open(os.path.join(tmp, 'run', 'results.json')))
   jax_acc = {}
   for r in results['records']:
     jax_acc.setdefault(r['point']['model.dropout_rate'], []).append(r['final']['test_accuracy'])
   torch_wall, _, tout, torch_other = _child_rusage(
-      [sys.executable, '-m', 'bench.torch_sweep', f'--train_subset={train_subset}'], env)
+    [sys.executable, '-m', 'bench.torch_sweep', f'--train_subset={train_subset}'], env
+  )
   torch_res = json.loads(tout.strip().splitlines()[-1])
   return {
-      'workload': '3. dropout sweep, 10 rates x 1 epoch, end to end', 'unit': 'seconds',
-      'peer': 'torch f32 loop', 'jax': jax_wall, 'torch': torch_wall,
-      'ratio': torch_wall / jax_wall, 'jax_peak_rss_mb': jax_rss,
-      'other_cores': [jax_other, torch_other], 'clean': max(jax_other, torch_other) < 0.3,
-      'verdict': results['verdict']['outcome'],
-      'jax_group_seconds': results['train_seconds'],  # training + per-epoch evaluation
-      'torch_train_eval_seconds': torch_res['seconds'],
-      'jax_test_accuracy': {str(k): float(np.mean(v)) for k, v in sorted(jax_acc.items())},
-      'torch_test_accuracy': torch_res['accuracy'],
+    'workload': '3. dropout sweep, 10 rates x 1 epoch, end to end',
+    'unit': 'seconds',
+    'peer': 'torch f32 loop',
+    'jax': jax_wall,
+    'torch': torch_wall,
+    'ratio': torch_wall / jax_wall,
+    'jax_peak_rss_mb': jax_rss,
+    'other_cores': [jax_other, torch_other],
+    'clean': max(jax_other, torch_other) < 0.3,
+    'verdict': results['verdict']['outcome'],
+    'jax_group_seconds': results['train_seconds'],  # training + per-epoch evaluation
+    'torch_train_eval_seconds': torch_res['seconds'],
+    'jax_test_accuracy': {str(k): float(np.mean(v)) for k, v in sorted(jax_acc.items())},
+    'torch_test_accuracy': torch_res['accuracy'],
   }
 
 
 def cnn_peak_rss():
   """Workload 5 (for workload 2): peak RSS of a fresh process training the CNN via the engine."""
-  wall, rss, _, _ = _child_rusage([sys.executable, '-m', 'bench.run', '--child_cnn_steps=200'],
-                               dict(os.environ))
-  return {'workload': '5. peak RSS, CNN train step (engine, 200 steps)', 'unit': 'MB',
-          'jax_peak_rss_mb': rss, 'seconds': wall}
+  wall, rss, _, _ = _child_rusage(
+    [sys.executable, '-m', 'bench.run', '--child_cnn_steps=200'], dict(os.environ)
+  )
+  return {
+    'workload': '5. peak RSS, CNN train step (engine, 200 steps)',
+    'unit': 'MB',
+    'jax_peak_rss_mb': rss,
+    'seconds': wall,
+  }
 
 
 def _child_cnn(steps):
@@ -312,38 +396,52 @@ def _fmt(v, digits=2):
 
 def markdown(result):
   m, roof = result['machine'], result['roofline']
-  lines = [f"## {result['date']} on {result['host']}", '',
-           f"{machine.summary()}", '',
-           'Matmul roofline (2048^3, GFLOP/s, this run): ' + ', '.join(
-               f'{k} {v:.0f}' for k, v in roof.items() if isinstance(v, float)), '',
-           '| workload | unit | jax-findings | PyTorch | peer | ratio | compile s | GFLOP/s '
-           '| of f32 roofline | clean |', '|---|---|---|---|---|---|---|---|---|---|']
+  lines = [
+    f'## {result["date"]} on {result["host"]}',
+    '',
+    f'{machine.summary()}',
+    '',
+    'Matmul roofline (2048^3, GFLOP/s, this run): '
+    + ', '.join(f'{k} {v:.0f}' for k, v in roof.items() if isinstance(v, float)),
+    '',
+    '| workload | unit | jax-findings | PyTorch | peer | ratio | compile s | GFLOP/s '
+    '| of f32 roofline | clean |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ]
   for r in result['rows']:
     if 'jax' not in r:
       continue
-    lines.append(f"| {r['workload']} | {r['unit']} | {_fmt(r['jax'])} | {_fmt(r['torch'])} | "
-                 f"{r['peer']} | {_fmt(r['ratio'])}x | {_fmt(r.get('compile_seconds'))} | "
-                 f"{_fmt(r.get('gflops'), 1)} | {_fmt(r.get('roofline_fraction'), 3)} | "
-                 f"{_fmt(r.get('clean', True))} |")
+    lines.append(
+      f'| {r["workload"]} | {r["unit"]} | {_fmt(r["jax"])} | {_fmt(r["torch"])} | '
+      f'{r["peer"]} | {_fmt(r["ratio"])}x | {_fmt(r.get("compile_seconds"))} | '
+      f'{_fmt(r.get("gflops"), 1)} | {_fmt(r.get("roofline_fraction"), 3)} | '
+      f'{_fmt(r.get("clean", True))} |'
+    )
   lines += ['', '| target | goal | measured | met |', '|---|---|---|---|']
   for t in result['targets']:
-    lines.append(f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {_fmt(t['met'])} |")
+    lines.append(f'| {t["target"]} | {t["goal"]} | {_fmt(t["measured"])} | {_fmt(t["met"])} |')
   mem = [r for r in result['rows'] if 'jax_peak_rss_mb' in r]
   if mem:
-    lines += [''] + [f"- peak RSS, {r['workload']}: {r['jax_peak_rss_mb']:.0f} MB" for r in mem]
+    lines += [''] + [f'- peak RSS, {r["workload"]}: {r["jax_peak_rss_mb"]:.0f} MB' for r in mem]
   sw = next((r for r in result['rows'] if r['workload'].startswith('3.')), None)
   if sw:
-    lines.append(f"- sweep, where the time goes: jax {sw['jax']:.1f} s = "
-                 f"{sw['jax_group_seconds']:.1f} s training and evaluation (10 groups) + "
-                 f"{sw['jax'] - sw['jax_group_seconds']:.1f} s start-up, data, compile, report; "
-                 f"torch {sw['torch']:.1f} s = {sw['torch_train_eval_seconds']:.1f} s training "
-                 f"and evaluation + {sw['torch'] - sw['torch_train_eval_seconds']:.1f} s start-up "
-                 "and data")
-    lines.append(f"- sweep verdict {sw['verdict']}; test accuracy per rate (jax / torch): " +
-                 ', '.join(f"{k}: {sw['jax_test_accuracy'][k]:.4f} / "
-                           f"{sw['torch_test_accuracy'].get(k, float('nan')):.4f}"
-                           for k in sw['jax_test_accuracy']))
-  lines += [f"- m: {m['cpu_model']}, {m['threads']} threads, env {m['env']}", '']
+    lines.append(
+      f'- sweep, where the time goes: jax {sw["jax"]:.1f} s = '
+      f'{sw["jax_group_seconds"]:.1f} s training and evaluation (10 groups) + '
+      f'{sw["jax"] - sw["jax_group_seconds"]:.1f} s start-up, data, compile, report; '
+      f'torch {sw["torch"]:.1f} s = {sw["torch_train_eval_seconds"]:.1f} s training '
+      f'and evaluation + {sw["torch"] - sw["torch_train_eval_seconds"]:.1f} s start-up '
+      'and data'
+    )
+    lines.append(
+      f'- sweep verdict {sw["verdict"]}; test accuracy per rate (jax / torch): '
+      + ', '.join(
+        f'{k}: {sw["jax_test_accuracy"][k]:.4f} / '
+        f'{sw["torch_test_accuracy"].get(k, float("nan")):.4f}'
+        for k in sw['jax_test_accuracy']
+      )
+    )
+  lines += [f'- m: {m["cpu_model"]}, {m["threads"]} threads, env {m["env"]}', '']
   return '\n'.join(lines)
 
 
@@ -354,10 +452,17 @@ def main(argv=None):
   p.add_argument('--only', default='', help='comma-separated subset of mlp,cnn,lenet,sweep,rss')
   p.add_argument('--out', default=os.path.join(ROOT, 'bench', 'results'))
   p.add_argument('--history', default=os.path.join(ROOT, 'BENCHMARKS.md'))
-  p.add_argument('--quiet_wait', type=float, default=10.0,
-                 help='seconds each timing round waits for other processes to go quiet')
-  p.add_argument('--smoke', action='store_true',
-                 help='check the plumbing fast: one round, no waiting or retries (numbers noisy)')
+  p.add_argument(
+    '--quiet_wait',
+    type=float,
+    default=10.0,
+    help='seconds each timing round waits for other processes to go quiet',
+  )
+  p.add_argument(
+    '--smoke',
+    action='store_true',
+    help='check the plumbing fast: one round, no waiting or retries (numbers noisy)',
+  )
   p.add_argument('--child_cnn_steps', type=int, default=0, help=argparse.SUPPRESS)
   a = p.parse_args(argv)
   if a.child_cnn_steps:
@@ -371,33 +476,49 @@ def main(argv=None):
   try:
     import torch  # noqa: F401
   except ImportError:
-    sys.exit("error: PyTorch is not installed. The suite compares against it: pip install -e "
-             "'.[bench]' (installs torch==2.13.0, CPU build), then rerun python -m bench.")
+    sys.exit(
+      'error: PyTorch is not installed. The suite compares against it: pip install -e '
+      "'.[bench]' (installs torch==2.13.0, CPU build), then rerun python -m bench."
+    )
   bf16 = machine.has_native_bf16()
   print(machine.summary(), flush=True)
   roof = roofline.measure()
-  print('roofline GFLOP/s:', {k: round(v) for k, v in roof.items() if isinstance(v, float)},
-        flush=True)
+  print(
+    'roofline GFLOP/s:', {k: round(v) for k, v in roof.items() if isinstance(v, float)}, flush=True
+  )
   rows = []
-  steps = [('mlp', lambda: bench_mlp(roof, a.rounds)),
-           ('cnn', lambda: bench_step('cnn', roof, a.rounds, bf16)),
-           ('lenet', lambda: bench_step('lenet', roof, a.rounds, bf16)),
-           ('rss', lambda: [cnn_peak_rss()]),
-           ('sweep', lambda: [bench_sweep(train_subset=2000 if a.smoke else 0)])]
+  steps = [
+    ('mlp', lambda: bench_mlp(roof, a.rounds)),
+    ('cnn', lambda: bench_step('cnn', roof, a.rounds, bf16)),
+    ('lenet', lambda: bench_step('lenet', roof, a.rounds, bf16)),
+    ('rss', lambda: [cnn_peak_rss()]),
+    ('sweep', lambda: [bench_sweep(train_subset=2000 if a.smoke else 0)]),
+  ]
   for name, fn in steps:
     if name in only:
       t0 = time.perf_counter()
       new = fn()
       rows += new
       for r in new:
-        print(f"  {r['workload']}: " + ', '.join(
-            f'{k}={_fmt(v)}' for k, v in r.items()
-            if k in ('jax', 'torch', 'ratio', 'compile_seconds', 'jax_peak_rss_mb', 'clean')),
-            f'({time.perf_counter() - t0:.0f} s)', flush=True)
+        print(
+          f'  {r["workload"]}: '
+          + ', '.join(
+            f'{k}={_fmt(v)}'
+            for k, v in r.items()
+            if k in ('jax', 'torch', 'ratio', 'compile_seconds', 'jax_peak_rss_mb', 'clean')
+          ),
+          f'({time.perf_counter() - t0:.0f} s)',
+          flush=True,
+        )
   now = datetime.datetime.now()
   host = socket.gethostname()
-  result = {'date': now.isoformat(timespec='seconds'), 'host': host, 'machine': machine.info(),
-            'roofline': roof, 'rows': rows}
+  result = {
+    'date': now.isoformat(timespec='seconds'),
+    'host': host,
+    'machine': machine.info(),
+    'roofline': roof,
+    'rows': rows,
+  }
   result['targets'] = targets(rows)
   md = markdown(result)
   print()
@@ -409,8 +530,10 @@ def main(argv=None):
   os.replace(path + '.tmp', path)
   if not os.path.exists(a.history):
     with open(a.history, 'w') as f:
-      f.write('# Benchmark history\n\nEach entry is one run of `python -m bench` (README, '
-              '"Benchmarks"); ratios are jax-findings over PyTorch measured in the same run.\n\n')
+      f.write(
+        '# Benchmark history\n\nEach entry is one run of `python -m bench` (README, '
+        '"Benchmarks"); ratios are jax-findings over PyTorch measured in the same run.\n\n'
+      )
   with open(a.history, 'a') as f:
     f.write(md + '\n')
   print(f'Wrote {path} and appended to {a.history}.')

@@ -61,8 +61,7 @@ def other_load(window: float = 0.5) -> float:
   return m.other_cores()
 
 
-def wait_quiet(max_other: float = 0.3, max_wait: float = 30.0,
-               window: float = 0.5) -> float:
+def wait_quiet(max_other: float = 0.3, max_wait: float = 30.0, window: float = 0.5) -> float:
   """Sleep until others use < max_other cores (or max_wait passes)."""
   t0 = time.perf_counter()
   while True:
@@ -81,10 +80,15 @@ def rate(fn: Callable[[], int], min_time: float = 0.5) -> tuple[float, float]:
       return n / dt, m.other_cores()
 
 
-def interleave(fns: dict[str, Callable[[], int]], rounds: int = 5,
-               min_time: float = 0.5, warmup: int = 1, max_other: float = 0.3,
-               max_rounds: int | None = None, quiet_wait: float | None = None,
-               ) -> dict[str, dict]:
+def interleave(
+  fns: dict[str, Callable[[], int]],
+  rounds: int = 5,
+  min_time: float = 0.5,
+  warmup: int = 1,
+  max_other: float = 0.3,
+  max_rounds: int | None = None,
+  quiet_wait: float | None = None,
+) -> dict[str, dict]:
   """Median items/s of each fn over `rounds` clean round-robin rounds.
 
   A round is clean if, for every fn, other processes used < max_other cores.
@@ -112,9 +116,15 @@ def interleave(fns: dict[str, Callable[[], int]], rounds: int = 5,
   out = {}
   for k in fns:
     v = [rd[k][0] for rd in used]
-    out[k] = {'median': statistics.median(v), 'min': min(v), 'max': max(v),
-              'samples': v, 'other_cores': max(rd[k][1] for rd in used),
-              'clean': len(clean) >= rounds, 'rounds_tried': len(all_rounds)}
+    out[k] = {
+      'median': statistics.median(v),
+      'min': min(v),
+      'max': max(v),
+      'samples': v,
+      'other_cores': max(rd[k][1] for rd in used),
+      'clean': len(clean) >= rounds,
+      'rounds_tried': len(all_rounds),
+    }
   return out
 
 

@@ -25,13 +25,13 @@ SWEEP_RATES = tuple(round(0.1 * i, 1) for i in range(10))
 
 def _torch(threads: int | None = None):
   import torch
+
   torch.set_num_threads(threads or machine.thread_count())
   return torch
 
 
 def _amp(torch, bf16: bool):
-  return (torch.autocast('cpu', dtype=torch.bfloat16) if bf16
-          else contextlib.nullcontext())
+  return torch.autocast('cpu', dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
 def dropout_cnn(rate: float = 0.5):
@@ -43,9 +43,19 @@ def dropout_cnn(rate: float = 0.5):
   torch = _torch()
   nn = torch.nn
   model = nn.Sequential(
-      nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(rate),
-      nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(rate),
-      nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+    nn.Conv2d(1, 16, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Dropout(rate),
+    nn.Conv2d(16, 32, 3, padding=1),
+    nn.ReLU(),
+    nn.MaxPool2d(2),
+    nn.Dropout(rate),
+    nn.Flatten(),
+    nn.Linear(32 * 7 * 7, 128),
+    nn.ReLU(),
+    nn.Linear(128, 10),
+  )
   for m in model:
     if isinstance(m, (nn.Conv2d, nn.Linear)):
       nn.init.xavier_uniform_(m.weight)
@@ -58,17 +68,22 @@ def lenet():
   torch = _torch()
   nn = torch.nn
   return nn.Sequential(
-      nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5),
-      nn.MaxPool2d(2), nn.Flatten(), nn.Linear(50 * 4 * 4, 500), nn.ReLU(),
-      nn.Linear(500, 10))
+    nn.Conv2d(1, 20, 5),
+    nn.MaxPool2d(2),
+    nn.Conv2d(20, 50, 5),
+    nn.MaxPool2d(2),
+    nn.Flatten(),
+    nn.Linear(50 * 4 * 4, 500),
+    nn.ReLU(),
+    nn.Linear(500, 10),
+  )
 
 
 def mlp():
   """784-100-10 ReLU MLP."""
   torch = _torch()
   nn = torch.nn
-  return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(),
-                       nn.Linear(100, 10))
+  return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
 
 
 def optimizer(params, kind: str = 'adam', impl: str = 'fused'):
@@ -78,8 +93,7 @@ def optimizer(params, kind: str = 'adam', impl: str = 'fused'):
   'foreach' (multi-tensor) or 'loop' (per-parameter, torch's CPU default).
   """
   torch = _torch()
-  kw = {'fused': {'fused': True}, 'foreach': {'foreach': True},
-        'loop': {'foreach': False}}[impl]
+  kw = {'fused': {'fused': True}, 'foreach': {'foreach': True}, 'loop': {'foreach': False}}[impl]
   if kind == 'adam':
     return torch.optim.Adam(params, lr=1e-3, **kw)
   return torch.optim.SGD(params, lr=0.01, momentum=0.9, **kw)
@@ -109,7 +123,7 @@ def make_trainer(model, opt, xt, yt, batch: int, bf16: bool = False):
     for _ in range(steps):
       i = state['i']
       state['i'] = (i + 1) % n_batches
-      xb, yb = xt[i * batch:(i + 1) * batch], yt[i * batch:(i + 1) * batch]
+      xb, yb = xt[i * batch : (i + 1) * batch], yt[i * batch : (i + 1) * batch]
       with _amp(torch, bf16):
         loss = f.cross_entropy(model(xb), yb)
       opt.zero_grad(set_to_none=True)
@@ -120,9 +134,18 @@ def make_trainer(model, opt, xt, yt, batch: int, bf16: bool = False):
   return run
 
 
-def make_step(net: str, x, y, batch: int | None = None, bf16: bool = False,
-              opt_impl: str = 'fused', channels_last: bool = False,
-              rate: float = 0.5, steps_per_call: int = 10, seed: int = 0):
+def make_step(
+  net: str,
+  x,
+  y,
+  batch: int | None = None,
+  bf16: bool = False,
+  opt_impl: str = 'fused',
+  channels_last: bool = False,
+  rate: float = 0.5,
+  steps_per_call: int = 10,
+  seed: int = 0,
+):
   """Callable for `timing.interleave`: `steps_per_call` steps of `net`.
 
   net: 'cnn' (dropout CNN, Adam, batch 128), 'lenet' (SGD momentum, 64),
@@ -147,14 +170,22 @@ def evaluate(model, xt, yt, bf16: bool = False, batch: int = 1000) -> float:
   correct = 0
   with torch.inference_mode(), _amp(torch, bf16):
     for i in range(0, len(xt), batch):
-      correct += (model(xt[i:i + batch]).argmax(1) == yt[i:i + batch]).sum().item()
+      correct += (model(xt[i : i + batch]).argmax(1) == yt[i : i + batch]).sum().item()
   model.train()
   return correct / len(xt)
 
 
-def dropout_sweep(x_tr, y_tr, x_te, y_te, rates=SWEEP_RATES, batch: int = 128,
-                  bf16: bool = False, opt_impl: str = 'fused',
-                  seed: int = 0) -> dict:
+def dropout_sweep(
+  x_tr,
+  y_tr,
+  x_te,
+  y_te,
+  rates=SWEEP_RATES,
+  batch: int = 128,
+  bf16: bool = False,
+  opt_impl: str = 'fused',
+  seed: int = 0,
+) -> dict:
   """The dropout sweep as a PyTorch user would run it: one process, data
   loaded once, for each rate a fresh model trained 1 epoch and evaluated
   on the test set.  Returns total seconds, per-rate accuracy and the
@@ -171,6 +202,8 @@ def dropout_sweep(x_tr, y_tr, x_te, y_te, rates=SWEEP_RATES, batch: int = 128,
     make_trainer(model, opt, xt, yt, batch, bf16)(steps)
     acc[r] = evaluate(model, xe, ye, bf16)
   dt = time.perf_counter() - t0
-  return {'seconds': dt, 'accuracy': acc,
-          'samples_per_s_per_model': len(rates) * steps * batch / dt}
-
+  return {
+    'seconds': dt,
+    'accuracy': acc,
+    'samples_per_s_per_model': len(rates) * steps * batch / dt,
+  }

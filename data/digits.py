@@ -24,13 +24,15 @@ def load_digits_28x28() -> SourceData:
   import scipy.ndimage  # pylint: disable=g-import-not-at-top
   import sklearn.datasets  # pylint: disable=g-import-not-at-top
   import sklearn.model_selection  # pylint: disable=g-import-not-at-top
+
   digits = sklearn.datasets.load_digits()
   boxed = scipy.ndimage.zoom(digits.images / 16.0, (1, 2.5, 2.5), order=1)
   padded = np.pad(boxed, ((0, 0), (4, 4), (4, 4)))
   images = np.round(np.clip(padded, 0.0, 1.0) * 255).astype(np.uint8)
   labels = digits.target.astype(np.uint8)
   train_x, test_x, train_y, test_y = sklearn.model_selection.train_test_split(
-      images, labels, test_size=TEST_SIZE, stratify=labels, random_state=0)
+    images, labels, test_size=TEST_SIZE, stratify=labels, random_state=0
+  )
   for array in (train_x, train_y, test_x, test_y):
     array.flags.writeable = False
   return SourceData(train_x, train_y, test_x, test_y, source=SOURCE)

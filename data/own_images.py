@@ -5,6 +5,7 @@ placed in a 28x28 field with their centre of mass at the centre (LeCun et al.'s 
 the dataset). `to_mnist` does the same to a photo or drawing of any size, dark on light or light
 on dark.
 """
+
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
@@ -44,12 +45,14 @@ def to_mnist(gray: np.ndarray, name: str = 'image', min_contrast: float = 0.2) -
   ink = gray - background if background < 0.5 else background - gray
   ink = np.clip(ink, 0.0, None)
   if ink.max() < min_contrast:
-    raise DataError(f'{name}: no digit found (the image is empty or has no contrast; the ink '
-                    f'must differ from the background by at least {min_contrast:.0%}).')
+    raise DataError(
+      f'{name}: no digit found (the image is empty or has no contrast; the ink '
+      f'must differ from the background by at least {min_contrast:.0%}).'
+    )
   ink = ink / ink.max()
   rows = np.flatnonzero((ink > min_contrast).any(axis=1))
   cols = np.flatnonzero((ink > min_contrast).any(axis=0))
-  digit = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+  digit = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
   h, w = digit.shape
   scale = BOX / max(h, w)
   size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -59,7 +62,7 @@ def to_mnist(gray: np.ndarray, name: str = 'image', min_contrast: float = 0.2) -
   cy, cx = _centre_of_mass(boxed)
   top = int(np.clip(round(FIELD / 2 - cy), 0, FIELD - boxed.shape[0]))
   left = int(np.clip(round(FIELD / 2 - cx), 0, FIELD - boxed.shape[1]))
-  field[top:top + boxed.shape[0], left:left + boxed.shape[1]] = boxed
+  field[top : top + boxed.shape[0], left : left + boxed.shape[1]] = boxed
   return field[..., None]
 
 

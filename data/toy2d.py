@@ -22,6 +22,7 @@ MAX_NOISE = 0.5
 
 def _circle(rng, n, noise):
   """Inner disc (r < 2.5) is class 1, the ring 3.5 < r < 5 class 0; noise may flip labels."""
+
   def ring(count, lo, hi):
     r = rng.uniform(lo, hi, count)
     angle = rng.uniform(0, 2 * np.pi, count)
@@ -49,7 +50,8 @@ def _gaussians(rng, n, noise):
   pos = rng.normal((2, 2), variance, (half, 2))
   neg = rng.normal((-2, -2), variance, (n - half, 2))
   return np.concatenate([pos, neg]), np.concatenate(
-      [np.ones(half, np.int32), np.zeros(n - half, np.int32)])
+    [np.ones(half, np.int32), np.zeros(n - half, np.int32)]
+  )
 
 
 def _spiral(rng, n, noise):
@@ -62,7 +64,8 @@ def _spiral(rng, n, noise):
 
   half = n // 2
   return np.concatenate([arm(half, 0.0), arm(n - half, np.pi)]), np.concatenate(
-      [np.ones(half, np.int32), np.zeros(n - half, np.int32)])
+    [np.ones(half, np.int32), np.zeros(n - half, np.int32)]
+  )
 
 
 _GENERATORS = {'circle': _circle, 'xor': _xor, 'gaussians': _gaussians, 'spiral': _spiral}
@@ -84,8 +87,15 @@ def gate(name: str) -> tuple[np.ndarray, np.ndarray]:
   return x, GATES[name](x[:, 0] > 0, x[:, 1] > 0).astype(np.int32)
 
 
-def splits(name: str, *, num_samples: int, noise: float, train_fraction: float,
-           validation_size: int, seed: int):
+def splits(
+  name: str,
+  *,
+  num_samples: int,
+  noise: float,
+  train_fraction: float,
+  validation_size: int,
+  seed: int,
+):
   """Train and test split one sample as the playground does; validation is a fresh sample.
 
   Returns (train_x, train_y, val_x, val_y, test_x, test_y).

@@ -4,6 +4,7 @@ A finding's `get_config` extends it with what is its own (model, optimizer, swee
 thresholds) and changes only the defaults that differ, so the infrastructure keys are written
 once. `--show_config` prints the merged result; every key can be overridden from the command line.
 """
+
 import ml_collections
 
 from engine import parallel
@@ -11,7 +12,8 @@ from engine import parallel
 
 def get_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
+  c.dataset = ml_collections.ConfigDict(
+    dict(
       name='mnist',
       data_dir='',  # '' : $JAX_FINDINGS_DATA, then TFDS's data dir (data/sources.py)
       validation_size=5000,  # taken from the training images, by split_seed
@@ -19,9 +21,11 @@ def get_config() -> ml_collections.ConfigDict:
       test_subset=0,
       split_seed=0,
       download=True,  # checksum-verified download when no local copy is found
-      allow_standin=True,  # a small embedded stand-in when the data is missing (verdict INCONCLUSIVE)
-  ))
-  c.train = ml_collections.ConfigDict(dict(
+      allow_standin=True,  # an embedded stand-in when the data is missing (INCONCLUSIVE)
+    )
+  )
+  c.train = ml_collections.ConfigDict(
+    dict(
       epochs=1,
       batch_size=128,
       eval_batch_size=1000,
@@ -31,15 +35,18 @@ def get_config() -> ml_collections.ConfigDict:
       order='shuffled',  # or 'sorted_by_label'
       probe_every_steps=0,  # also run the finding's probe every k steps (0: at epoch ends)
       steps_per_call=-1,  # steps per compiled call; -1: the backend's best (engine/plan.py)
-  ))
-  c.early_stopping = ml_collections.ConfigDict(dict(
+    )
+  )
+  c.early_stopping = ml_collections.ConfigDict(
+    dict(
       rule='none',  # 'gl' (Prechelt's generalization loss) or 'patience'; engine/early_stopping.py
       metric='val_loss',
       threshold=5.0,
       patience=10,
       keep_best=True,
       stop_group=False,
-  ))
+    )
+  )
   c.sweep = ml_collections.ConfigDict()  # mirrors the config: sweep.model.dropout_rate = (0.0, 0.5)
   c.seeds = 3
   c.seed = 0

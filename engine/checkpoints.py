@@ -1,4 +1,5 @@
 """Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position."""
+
 import os
 
 import jax
@@ -7,7 +8,9 @@ import orbax.checkpoint as ocp
 
 def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
   return ocp.CheckpointManager(
-      os.path.abspath(directory), options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True))
+    os.path.abspath(directory),
+    options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+  )
 
 
 def save(mngr: ocp.CheckpointManager, step: int, tree) -> None:
@@ -41,8 +44,9 @@ def restore_variables(directory: str, index: int = 0) -> dict:
     if step is None:
       raise FileNotFoundError(f'no checkpoints in {directory}')
     here = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
-    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here),
-                          mngr.item_metadata(step))
+    target = jax.tree.map(
+      lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=here), mngr.item_metadata(step)
+    )
     states = mngr.restore(step, args=ocp.args.StandardRestore(target))['states']
   pick = lambda tree: jax.tree.map(lambda a: a[index], tree)
   variables = {'params': pick(states['params'])}

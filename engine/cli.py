@@ -7,6 +7,7 @@ and `--quick` into that `--config` (first in argv, so every override follows it)
 finding and every override key; after, `check_overrides` types tuple elements against the
 defaults. Each mistake becomes a one-paragraph UserError, never a traceback.
 """
+
 import dataclasses
 import difflib
 import re
@@ -38,7 +39,7 @@ def _value(argv, i, name):
   arg = argv[i]
   for prefix in (f'--{name}=', f'-{name}='):
     if arg.startswith(prefix):
-      return arg[len(prefix):], 1
+      return arg[len(prefix) :], 1
   if arg in (f'--{name}', f'-{name}'):
     if i + 1 >= len(argv):
       raise UserError(f'--{name} needs a value: --{name}=VALUE.')
@@ -65,7 +66,7 @@ def prepare(argv) -> Prepared:
     got = _value(argv, i, 'experiment')
     if got:
       experiment, span = got
-      rest += argv[i:i + span]
+      rest += argv[i : i + span]
       i += span
       continue
     got = _value(argv, i, 'config')
@@ -81,16 +82,22 @@ def prepare(argv) -> Prepared:
     i += 1
   overrides = [a for a in rest if _OVERRIDE.match(a)]
   if experiment and config_arg:
-    raise UserError(f'Pass either --experiment={experiment} (a built-in finding) or '
-                    f'--config={config_arg} (a finding file), not both.')
+    raise UserError(
+      f'Pass either --experiment={experiment} (a built-in finding) or '
+      f'--config={config_arg} (a finding file), not both.'
+    )
   if experiment == 'all' and overrides:
-    raise UserError('--experiment=all runs each finding with its own default config in its own '
-                    'work dir, so it takes no --config.* overrides and no --workdir. Run findings '
-                    'one by one to override them, or set JAX_FINDINGS_RUNS to move every work dir.')
+    raise UserError(
+      '--experiment=all runs each finding with its own default config in its own '
+      'work dir, so it takes no --config.* overrides and no --workdir. Run findings '
+      'one by one to override them, or set JAX_FINDINGS_RUNS to move every work dir.'
+    )
   if experiment == 'all' or not (experiment or config_arg):
     if overrides:
-      raise UserError(f'{overrides[0]} overrides a finding\'s config, but no finding was named. '
-                      'Add --experiment=NAME or --config=path/to/finding.py before it.')
+      raise UserError(
+        f"{overrides[0]} overrides a finding's config, but no finding was named. "
+        'Add --experiment=NAME or --config=path/to/finding.py before it.'
+      )
     return Prepared(rest, command, None, None, None)
   if experiment:
     finding = experiments.get(experiment)
@@ -101,8 +108,9 @@ def prepare(argv) -> Prepared:
     finding = finding_lib.load_file(path)
   if quick:
     if variant not in (None, 'quick'):
-      raise UserError(f'--quick asks for the variant `quick`, but --config names `{variant}`; '
-                      'drop one of them.')
+      raise UserError(
+        f'--quick asks for the variant `quick`, but --config names `{variant}`; drop one of them.'
+      )
     variant = 'quick'
   default = finding.config(variant)
   for arg in overrides:
@@ -119,18 +127,27 @@ def check_key(config, key: str, arg: str) -> None:
       known = sorted(sweep.flatten(config))
       close = difflib.get_close_matches(key, known, n=3)
       hint = f' Did you mean {" or ".join("--config." + c for c in close)}?' if close else ''
-      raise UserError(f'Unknown config key --config.{key} (in {arg!r}).{hint} The keys this '
-                      'finding takes are shown by --show_config.')
+      raise UserError(
+        f'Unknown config key --config.{key} (in {arg!r}).{hint} The keys this '
+        'finding takes are shown by --show_config.'
+      )
     node = node[part]
   if hasattr(node, 'items'):
     first = next(iter(node), 'KEY')
-    raise UserError(f'--config.{key} is a section, not a value; set one of its keys, e.g. '
-                    f'--config.{key}.{first}=...')
+    raise UserError(
+      f'--config.{key} is a section, not a value; set one of its keys, e.g. '
+      f'--config.{key}.{first}=...'
+    )
 
 
 def _describe(value) -> str:
-  return {bool: 'a boolean (true/false)', int: 'an integer', float: 'a number',
-          str: 'a string', tuple: 'a tuple'}.get(type(value), f'a {type(value).__name__}')
+  return {
+    bool: 'a boolean (true/false)',
+    int: 'an integer',
+    float: 'a number',
+    str: 'a string',
+    tuple: 'a tuple',
+  }.get(type(value), f'a {type(value).__name__}')
 
 
 def _default_of(config, key):
@@ -148,15 +165,20 @@ def explain(error: Exception, default) -> UserError:
     key, given = m.group(1), m.group(2)
     want = _default_of(default, key)
     example = f'"{tuple(want)!r}"' if isinstance(want, tuple) else repr(want)
-    return UserError(f'--config.{key} expects {_describe(want)} (its default is {want!r}); got '
-                     f'{given!r}. Pass e.g. --config.{key}={example}.')
+    return UserError(
+      f'--config.{key} expects {_describe(want)} (its default is {want!r}); got '
+      f'{given!r}. Pass e.g. --config.{key}={example}.'
+    )
   if 'Missing value for flag --config.' in text:
     flag = text.rsplit(' ', 1)[-1]
-    return UserError(f'The override {flag} has no value. Write it as {flag}=VALUE, e.g. '
-                     '--config.train.epochs=2.')
+    return UserError(
+      f'The override {flag} has no value. Write it as {flag}=VALUE, e.g. --config.train.epochs=2.'
+    )
   if 'is not supported for overriding' in text:
-    return UserError(f'{text.split(". ")[0]}: a key whose default is None cannot be set from '
-                     'the command line; give it a typed default in the finding\'s get_config.')
+    return UserError(
+      f'{text.split(". ")[0]}: a key whose default is None cannot be set from '
+      "the command line; give it a typed default in the finding's get_config."
+    )
   first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
   return UserError(f'{first}. See --helpfull for the flags, --show_config for the config keys.')
 
@@ -173,11 +195,18 @@ def check_overrides(config, default, overrides: dict) -> None:
       if isinstance(sample, float) and isinstance(item, int) and not isinstance(item, bool):
         item = float(item)
       if type(item) is not type(sample):
-        kind = {bool: 'booleans', int: 'integers', float: 'numbers', str: 'strings',
-                tuple: 'tuples'}.get(type(sample), type(sample).__name__)
-        raise UserError(f'--config.{key} is a tuple of {kind} (default {want!r}); could not read '
-                        f'{item!r} as one. Write it as a tuple and quote it for the shell: '
-                        f'--config.{key}="{want!r}".')
+        kind = {
+          bool: 'booleans',
+          int: 'integers',
+          float: 'numbers',
+          str: 'strings',
+          tuple: 'tuples',
+        }.get(type(sample), type(sample).__name__)
+        raise UserError(
+          f'--config.{key} is a tuple of {kind} (default {want!r}); could not read '
+          f'{item!r} as one. Write it as a tuple and quote it for the shell: '
+          f'--config.{key}="{want!r}".'
+        )
       items.append(item)
     *parents, leaf = key.split('.')
     node = config

@@ -4,6 +4,7 @@ XLA reads XLA_FLAGS once, when its CPU backend starts, so entry points (launch.p
 conftest, the benchmarks) call `configure()` before anything imports jax. The user's own
 XLA_FLAGS are kept; a flag they set themselves is never overridden.
 """
+
 import os
 import sys
 

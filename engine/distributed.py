@@ -6,6 +6,7 @@ Orbax saves and restores checkpoints from all processes together; every other fi
 reports, plots, TensorBoard) is written by process 0 alone, so the work dir must be on a
 filesystem all processes see.
 """
+
 import os
 
 import jax
@@ -29,8 +30,9 @@ def cluster_detected(environ=os.environ) -> bool:
   return int(environ.get('OMPI_COMM_WORLD_SIZE', '1')) > 1
 
 
-def initialize(mode='auto', coordinator_address=None, num_processes=None, process_id=None,
-               environ=os.environ) -> bool:
+def initialize(
+  mode='auto', coordinator_address=None, num_processes=None, process_id=None, environ=os.environ
+) -> bool:
   """Joins the job's processes with `jax.distributed.initialize`; returns whether it did.
 
   `mode` auto joins when an address, process count or id is given (or in $JAX_COORDINATOR_ADDRESS,
@@ -50,21 +52,26 @@ def initialize(mode='auto', coordinator_address=None, num_processes=None, proces
   missing = [name for name, v in given.items() if v is None]
   if missing and not detected and mode == 'auto':
     raise UserError(
-        'A job of several processes needs all of --coordinator_address, --num_processes and '
-        '--process_id (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID); '
-        f'{", ".join(missing)} not given. Pass all three on every process, e.g. '
-        '--coordinator_address=HOST0:1234 --num_processes=2 --process_id=0 on the first host, '
-        'or --distributed=on to let JAX detect them (SLURM, TPU VM slices, Open MPI).')
+      'A job of several processes needs all of --coordinator_address, --num_processes and '
+      '--process_id (or $JAX_COORDINATOR_ADDRESS, $JAX_NUM_PROCESSES, $JAX_PROCESS_ID); '
+      f'{", ".join(missing)} not given. Pass all three on every process, e.g. '
+      '--coordinator_address=HOST0:1234 --num_processes=2 --process_id=0 on the first host, '
+      'or --distributed=on to let JAX detect them (SLURM, TPU VM slices, Open MPI).'
+    )
   try:  # all three given: no detection, which would also pin each process to one GPU
-    jax.distributed.initialize(coordinator_address=address, num_processes=count,
-                               process_id=index,
-                               cluster_detection_method='deactivate' if not missing else None)
+    jax.distributed.initialize(
+      coordinator_address=address,
+      num_processes=count,
+      process_id=index,
+      cluster_detection_method='deactivate' if not missing else None,
+    )
   except (ValueError, RuntimeError, TypeError) as e:
     raise UserError(
-        f'Could not join the job of several processes ({e}). Check that every process got the '
-        'same --coordinator_address (host:port of process 0, reachable from all) and '
-        '--num_processes, a distinct --process_id from 0, and that process 0 is running; or '
-        'pass --distributed=off to run as one process.') from None
+      f'Could not join the job of several processes ({e}). Check that every process got the '
+      'same --coordinator_address (host:port of process 0, reachable from all) and '
+      '--num_processes, a distinct --process_id from 0, and that process 0 is running; or '
+      'pass --distributed=off to run as one process.'
+    ) from None
   return True
 
 

@@ -10,6 +10,7 @@ validation curve that the loop records every epoch and say where each model woul
 the loop keeps each model's weights from its best epoch up to that stop (engine/loop.py), which
 are the weights a model stopped alone would restore.
 """
+
 import dataclasses
 
 import numpy as np
@@ -37,22 +38,34 @@ def from_config(cfg):
   fields = {f.name for f in dataclasses.fields(Rule)}
   unknown = sorted(set(cfg) - fields)
   if unknown:
-    raise UserError(f'Unknown early_stopping key(s) {", ".join(unknown)}; the keys are '
-                    f'{", ".join(sorted(fields))}.')
-  rule = Rule(rule=cfg.get('rule'), metric=cfg.get('metric', 'val_loss'),
-              threshold=float(cfg.get('threshold', 5.0)), patience=int(cfg.get('patience', 10)),
-              keep_best=bool(cfg.get('keep_best', True)),
-              stop_group=bool(cfg.get('stop_group', False)))
+    raise UserError(
+      f'Unknown early_stopping key(s) {", ".join(unknown)}; the keys are '
+      f'{", ".join(sorted(fields))}.'
+    )
+  rule = Rule(
+    rule=cfg.get('rule'),
+    metric=cfg.get('metric', 'val_loss'),
+    threshold=float(cfg.get('threshold', 5.0)),
+    patience=int(cfg.get('patience', 10)),
+    keep_best=bool(cfg.get('keep_best', True)),
+    stop_group=bool(cfg.get('stop_group', False)),
+  )
   if rule.rule not in RULES:
-    raise UserError(f'--config.early_stopping.rule={rule.rule!r} is not a rule; pick one of '
-                    f'{", ".join(RULES)} (gl: Prechelt\'s generalization loss above `threshold` '
-                    'percent; patience: `patience` epochs without a new best).')
+    raise UserError(
+      f'--config.early_stopping.rule={rule.rule!r} is not a rule; pick one of '
+      f"{', '.join(RULES)} (gl: Prechelt's generalization loss above `threshold` "
+      'percent; patience: `patience` epochs without a new best).'
+    )
   if rule.metric not in METRICS:
-    raise UserError(f'--config.early_stopping.metric={rule.metric!r} is not a validation error; '
-                    f'pick one of {", ".join(METRICS)}.')
+    raise UserError(
+      f'--config.early_stopping.metric={rule.metric!r} is not a validation error; '
+      f'pick one of {", ".join(METRICS)}.'
+    )
   if rule.threshold < 0 or rule.patience < 0:
-    raise UserError('--config.early_stopping.threshold and .patience must be at least 0; got '
-                    f'{rule.threshold} and {rule.patience}.')
+    raise UserError(
+      '--config.early_stopping.threshold and .patience must be at least 0; got '
+      f'{rule.threshold} and {rule.patience}.'
+    )
   return rule
 
 

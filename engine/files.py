@@ -2,6 +2,7 @@
 
 In a job of several processes only process 0 writes (engine/distributed.py); the others skip.
 """
+
 import csv
 import io
 import json

@@ -21,6 +21,7 @@ The module docstring's first line is the finding's one-line summary (`--list`), 
 its report. `load` checks all of this when the file is loaded, so a misspelt hook (`analyse`)
 or a hook with the wrong parameters is an error naming the fix, not a hook silently skipped.
 """
+
 import dataclasses
 import importlib
 import importlib.util
@@ -28,7 +29,8 @@ import inspect
 import os
 import sys
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import ml_collections
 
@@ -36,11 +38,11 @@ from engine.errors import UserError
 
 REQUIRED = {'get_config': (), 'verdict': ('results',)}
 HOOKS = {
-    'plot': ('results', 'workdir'),
-    'probe': ('model', 'state', 'images', 'labels'),
-    'analyze': ('results', 'workdir'),
-    'measure': ('config', 'workdir'),
-    'validate': ('config',),
+  'plot': ('results', 'workdir'),
+  'probe': ('model', 'state', 'images', 'labels'),
+  'analyze': ('results', 'workdir'),
+  'measure': ('config', 'workdir'),
+  'validate': ('config',),
 }
 
 
@@ -72,21 +74,26 @@ class Finding:
     """`get_config(variant)`, checked against VARIANTS; UserError for a variant not offered."""
     if variant is not None and variant not in self.variants:
       offered = ', '.join(f'`:{v}`' for v in self.variants) or 'none'
-      raise UserError(f'The finding {self.name} ({self.path}) has no variant {variant!r}; the '
-                      f'variants it offers are: {offered}. Drop the `:{variant}` (or --quick), '
-                      'or add it to VARIANTS and handle it in get_config.')
+      raise UserError(
+        f'The finding {self.name} ({self.path}) has no variant {variant!r}; the '
+        f'variants it offers are: {offered}. Drop the `:{variant}` (or --quick), '
+        'or add it to VARIANTS and handle it in get_config.'
+      )
     try:
       config = self.get_config(variant) if variant is not None else self.get_config()
     except UserError:
       raise
     except Exception as e:  # pylint: disable=broad-except
-      raise UserError(f'get_config({variant!r}) of {self.path} raised {type(e).__name__}: {e}. '
-                      'Fix the finding file; run it with --show_config to check the result.'
-                      ) from None
+      raise UserError(
+        f'get_config({variant!r}) of {self.path} raised {type(e).__name__}: {e}. '
+        'Fix the finding file; run it with --show_config to check the result.'
+      ) from None
     if not isinstance(config, ml_collections.ConfigDict):
-      raise UserError(f'get_config of {self.path} returned {type(config).__name__}, not an '
-                      'ml_collections.ConfigDict. Return the config (e.g. '
-                      '`c = base_config.get_config(); ...; return c`).')
+      raise UserError(
+        f'get_config of {self.path} returned {type(config).__name__}, not an '
+        'ml_collections.ConfigDict. Return the config (e.g. '
+        '`c = base_config.get_config(); ...; return c`).'
+      )
     return config
 
 
@@ -96,24 +103,31 @@ def _one_edit_apart(a: str, b: str) -> bool:
     return False
   if len(a) == len(b):
     diff = [i for i in range(len(a)) if a[i] != b[i]]
-    return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and
-                              a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    return len(diff) == 1 or (
+      len(diff) == 2
+      and diff[1] == diff[0] + 1
+      and a[diff[0]] == b[diff[1]]
+      and a[diff[1]] == b[diff[0]]
+    )
   short, long_ = sorted((a, b), key=len)
-  return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+  return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
 
 
 def _check_signature(path, name, fn, params) -> None:
   """UserError unless `fn` is a function that takes `params` positionally."""
   if not callable(fn):
-    raise UserError(f'{path}: `{name}` must be a function taking ({", ".join(params)}); it is a '
-                    f'{type(fn).__name__}.')
+    raise UserError(
+      f'{path}: `{name}` must be a function taking ({", ".join(params)}); it is a '
+      f'{type(fn).__name__}.'
+    )
   sig = inspect.signature(fn)
   try:
     sig.bind(*params)
   except TypeError:
-    raise UserError(f'{path}: `{name}{sig}` does not take the arguments the engine passes: '
-                    f'{name}({", ".join(params)}). Change its parameters to exactly those.'
-                    ) from None
+    raise UserError(
+      f'{path}: `{name}{sig}` does not take the arguments the engine passes: '
+      f'{name}({", ".join(params)}). Change its parameters to exactly those.'
+    ) from None
 
 
 def from_module(module: types.ModuleType, path: str | None = None) -> Finding:
@@ -122,10 +136,11 @@ def from_module(module: types.ModuleType, path: str | None = None) -> Finding:
   missing = [n for n in REQUIRED if not hasattr(module, n)]
   if missing:
     raise UserError(
-        f'{path} is not a finding: it defines no {" and no ".join(f"`{m}`" for m in missing)}. '
-        'A finding file defines get_config(variant=None) returning an ml_collections.ConfigDict '
-        'and verdict(results) returning an engine.verdict.Verdict (template: '
-        'examples/my_finding.py; guide: README, "Write your own finding").')
+      f'{path} is not a finding: it defines no {" and no ".join(f"`{m}`" for m in missing)}. '
+      'A finding file defines get_config(variant=None) returning an ml_collections.ConfigDict '
+      'and verdict(results) returning an engine.verdict.Verdict (template: '
+      'examples/my_finding.py; guide: README, "Write your own finding").'
+    )
   names = set(REQUIRED) | set(HOOKS)
   for attr, obj in vars(module).items():
     if attr in names or attr.startswith('_') or not inspect.isfunction(obj):
@@ -134,17 +149,21 @@ def from_module(module: types.ModuleType, path: str | None = None) -> Finding:
       continue
     close = [n for n in sorted(names) if _one_edit_apart(attr, n)]
     if close:
-      raise UserError(f'{path} defines `{attr}`, one letter away from the hook `{close[0]}`, '
-                      f'so the engine would never call it. Rename it to `{close[0]}` if it is '
-                      'that hook, or give it a name of its own (or a leading underscore).')
+      raise UserError(
+        f'{path} defines `{attr}`, one letter away from the hook `{close[0]}`, '
+        f'so the engine would never call it. Rename it to `{close[0]}` if it is '
+        'that hook, or give it a name of its own (or a leading underscore).'
+      )
   variants = tuple(getattr(module, 'VARIANTS', ()))
   _check_signature(path, 'get_config', module.get_config, ())
   if variants:
     try:
       inspect.signature(module.get_config).bind(variants[0])
     except TypeError:
-      raise UserError(f'{path} declares VARIANTS {variants}, but its get_config takes no '
-                      'variant; define it as get_config(variant=None).') from None
+      raise UserError(
+        f'{path} declares VARIANTS {variants}, but its get_config takes no '
+        'variant; define it as get_config(variant=None).'
+      ) from None
   _check_signature(path, 'verdict', module.verdict, REQUIRED['verdict'])
   hooks = {}
   for name, params in HOOKS.items():
@@ -153,20 +172,30 @@ def from_module(module: types.ModuleType, path: str | None = None) -> Finding:
       _check_signature(path, name, fn, params)
       hooks[name] = fn
   default_name = os.path.splitext(os.path.basename(str(path)))[0]
-  return Finding(name=getattr(module, 'NAME', default_name), path=str(path),
-                 doc=module.__doc__ or '', variants=variants, get_config=module.get_config,
-                 verdict=module.verdict, **hooks)
+  return Finding(
+    name=getattr(module, 'NAME', default_name),
+    path=str(path),
+    doc=module.__doc__ or '',
+    variants=variants,
+    get_config=module.get_config,
+    verdict=module.verdict,
+    **hooks,
+  )
 
 
 def load_file(path: str) -> Finding:
   """Imports a finding from a file anywhere (`--config=PATH`); UserError for every bad file."""
   if not os.path.exists(path):
-    raise UserError(f'--config={path}: no such file (looked from {os.getcwd()}). Pass the path '
-                    'of a finding file (e.g. --config=examples/my_finding.py), or '
-                    '--experiment=NAME for a built-in one (--list names them).')
+    raise UserError(
+      f'--config={path}: no such file (looked from {os.getcwd()}). Pass the path '
+      'of a finding file (e.g. --config=examples/my_finding.py), or '
+      '--experiment=NAME for a built-in one (--list names them).'
+    )
   if os.path.isdir(path) or not path.endswith('.py'):
-    raise UserError(f'--config={path} is not a Python file: a finding is a .py file that '
-                    'defines get_config and verdict (template: examples/my_finding.py).')
+    raise UserError(
+      f'--config={path} is not a Python file: a finding is a .py file that '
+      'defines get_config and verdict (template: examples/my_finding.py).'
+    )
   folder = os.path.dirname(os.path.abspath(path))
   if folder not in sys.path:  # as `python PATH` would: the file may import helpers beside it
     sys.path.insert(0, folder)
@@ -178,12 +207,15 @@ def load_file(path: str) -> Finding:
     spec.loader.exec_module(module)
   except SyntaxError as e:
     sys.modules.pop(name, None)
-    raise UserError(f'--config={path} is not valid Python: {e.msg} (line {e.lineno}). Fix the '
-                    'file and run again.') from None
+    raise UserError(
+      f'--config={path} is not valid Python: {e.msg} (line {e.lineno}). Fix the file and run again.'
+    ) from None
   except Exception as e:  # pylint: disable=broad-except
     sys.modules.pop(name, None)
-    raise UserError(f'Importing --config={path} raised {type(e).__name__}: {e}. Fix the file '
-                    '(run `python PATH` to see the traceback) and run again.') from None
+    raise UserError(
+      f'Importing --config={path} raised {type(e).__name__}: {e}. Fix the file '
+      '(run `python PATH` to see the traceback) and run again.'
+    ) from None
   return from_module(module, path)
 
 

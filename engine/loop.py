@@ -6,6 +6,7 @@ go or resumed from a checkpoint, sees the same data order, dropout masks and ini
 Where the group's models and batches sit on the devices is its layout (engine/parallel.py); the
 programs here take it as a mesh and state their shardings, so the values do not depend on it.
 """
+
 import dataclasses
 import functools
 import os
@@ -42,8 +43,9 @@ def put_on_device(dataset, eval_train_size: int, eval_batch_size: int, devices=N
   """
   where = None
   if devices is not None:
-    where = jax.sharding.NamedSharding(jax.sharding.Mesh(np.array(devices), ('all',)),
-                                       jax.sharding.PartitionSpec())
+    where = jax.sharding.NamedSharding(
+      jax.sharding.Mesh(np.array(devices), ('all',)), jax.sharding.PartitionSpec()
+    )
 
   def batched(x, y):
     n = len(y)
@@ -57,12 +59,12 @@ def put_on_device(dataset, eval_train_size: int, eval_batch_size: int, devices=N
 
   k = eval_train_size or len(dataset.train_y)
   return {
-      'train': (jax.device_put(dataset.train_x, where), jax.device_put(dataset.train_y, where)),
-      'eval': {
-          'train': batched(dataset.train_x[:k], dataset.train_y[:k]),
-          'val': batched(dataset.val_x, dataset.val_y),
-          'test': batched(dataset.test_x, dataset.test_y),
-      },
+    'train': (jax.device_put(dataset.train_x, where), jax.device_put(dataset.train_y, where)),
+    'eval': {
+      'train': batched(dataset.train_x[:k], dataset.train_y[:k]),
+      'val': batched(dataset.val_x, dataset.val_y),
+      'test': batched(dataset.test_x, dataset.test_y),
+    },
   }
 
 
@@ -100,11 +102,13 @@ def over_models(f, in_axes, single: bool):
   def one(*args):
     args = [a if ax is None else jax.tree.map(lambda x: x[0], a) for a, ax in zip(args, in_axes)]
     return jax.tree.map(lambda x: x[None], f(*args))
+
   return one
 
 
 class Programs(typing.NamedTuple):
   """The compiled programs of a group; each takes and returns arrays over the group's models."""
+
   init: typing.Callable  # (keys, rates, optimizer numbers, sample images) -> states
   step: typing.Callable  # (states, sums, perms, i, keys, images, labels) -> (states, sums)
   steps: typing.Callable  # the same for `count` steps from `start`, as one lax.scan
@@ -114,8 +118,17 @@ class Programs(typing.NamedTuple):
 
 
 @functools.lru_cache(maxsize=16)
-def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffled', passes=1,
-             dropout=True, single=False, mesh=None) -> Programs:
+def programs(
+  model,
+  opt_items: tuple,
+  batch_size: int,
+  probe=None,
+  order='shuffled',
+  passes=1,
+  dropout=True,
+  single=False,
+  mesh=None,
+) -> Programs:
   """The jitted programs for a model, optimizer, batch size and data order on a device mesh.
 
   Every program states its shardings on `mesh` (a ('model', 'data') mesh, engine/parallel.py;
@@ -137,54 +150,78 @@ def programs(model, opt_items: tuple, batch_size: int, probe=None, order='shuffl
     rng = jax.random.fold_in(jax.random.fold_in(key, _DROPOUT), state.step)
     # Permutation indices are in bounds by construction; saying so drops the gather's bounds
     # handling (bench/STUDY.md, table H: 0-13% of an MLP step on CPU, within run-to-run noise).
-    batch = (images.at[idx].get(mode='promise_in_bounds'),
-             labels.at[idx].get(mode='promise_in_bounds'))
+    batch = (
+      images.at[idx].get(mode='promise_in_bounds'),
+      labels.at[idx].get(mode='promise_in_bounds'),
+    )
     return train_step(state, batch, rng)
 
   def step_body(states, sums, perms, i, keys, images, labels):
     idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
     idx = jax.lax.with_sharding_constraint(idx, batch_split)
     states, metrics = over_models(one_step, (0, 0, 0, None, None), single)(
-        states, idx, keys, images, labels)
+      states, idx, keys, images, labels
+    )
     return states, jax.tree.map(jnp.add, sums, metrics)
 
-  group_step = jax.jit(step_body, donate_argnums=(0, 1),
-                       in_shardings=(per_model,) * 3 + (same, per_model, same, same),
-                       out_shardings=(per_model, per_model))
+  group_step = jax.jit(
+    step_body,
+    donate_argnums=(0, 1),
+    in_shardings=(per_model,) * 3 + (same, per_model, same, same),
+    out_shardings=(per_model, per_model),
+  )
 
-  @functools.partial(jax.jit, donate_argnums=(0, 1), static_argnums=(3,),
-                     in_shardings=(per_model,) * 3 + (same, per_model, same, same),
-                     out_shardings=(per_model, per_model))
+  @functools.partial(
+    jax.jit,
+    donate_argnums=(0, 1),
+    static_argnums=(3,),
+    in_shardings=(per_model,) * 3 + (same, per_model, same, same),
+    out_shardings=(per_model, per_model),
+  )
   def group_steps(states, sums, perms, count, start, keys, images, labels):
     def body(carry, i):
       return step_body(*carry, perms, i, keys, images, labels), None
+
     carry, _ = jax.lax.scan(body, (states, sums), start + jnp.arange(count))
     return carry
 
-  @functools.partial(jax.jit, in_shardings=(per_model, per_model, same, same, same),
-                     out_shardings=per_model)
+  @functools.partial(
+    jax.jit, in_shardings=(per_model, per_model, same, same, same), out_shardings=per_model
+  )
   def group_eval(states, sums, images, labels, mask):
     if images.shape[0] % mesh.shape['data'] == 0:
-      images, labels, mask = (jax.lax.with_sharding_constraint(a, eval_split)
-                              for a in (images, labels, mask))
+      images, labels, mask = (
+        jax.lax.with_sharding_constraint(a, eval_split) for a in (images, labels, mask)
+      )
     metrics = over_models(eval_step, (0, None), single)(states, (images, labels, mask))
     return jax.tree.map(jnp.add, sums, metrics)
 
-  @functools.partial(jax.jit, in_shardings=(per_model, per_model, per_model, same),
-                     out_shardings=per_model)
+  @functools.partial(
+    jax.jit, in_shardings=(per_model, per_model, per_model, same), out_shardings=per_model
+  )
   def init(keys, rates, opt_hp, sample_x):
     def one(key, rate, hp):
       tx_m = optimizers.make(opt_config, **hp)
       return state_lib.create(model, tx_m, jax.random.fold_in(key, _INIT), sample_x, rate)
+
     return jax.vmap(one)(keys, rates, opt_hp)
 
   group_probe = None
   if probe is not None:
-    group_probe = jax.jit(jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)),
-                          in_shardings=(per_model, same, same), out_shardings=per_model)
+    group_probe = jax.jit(
+      jax.vmap(functools.partial(probe, model), in_axes=(0, None, None)),
+      in_shardings=(per_model, same, same),
+      out_shardings=per_model,
+    )
 
-  return Programs(init, group_step, group_steps, group_eval,
-                  _permutations(batch_size, order, passes, mesh), group_probe)
+  return Programs(
+    init,
+    group_step,
+    group_steps,
+    group_eval,
+    _permutations(batch_size, order, passes, mesh),
+    group_probe,
+  )
 
 
 @functools.lru_cache(maxsize=16)
@@ -194,32 +231,37 @@ def _permutations(batch_size: int, order: str, passes: int, mesh=None):
   per_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model'))
   same = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
-  @functools.partial(jax.jit, static_argnums=(2,), in_shardings=(per_model, same, same),
-                     out_shardings=per_model)
+  @functools.partial(
+    jax.jit, static_argnums=(2,), in_shardings=(per_model, same, same), out_shardings=per_model
+  )
   def program(keys, epoch, n, labels):
     def perm(key, p):
       key = jax.random.fold_in(jax.random.fold_in(key, _SHUFFLE), epoch * passes + p)
       idx = jax.random.permutation(key, n).astype(jnp.int32)
       if order == 'sorted_by_label':
         idx = idx[jnp.argsort(labels[idx], stable=True)]
-      return idx[:n // batch_size * batch_size]
+      return idx[: n // batch_size * batch_size]
+
     per_pass = jax.vmap(lambda key: jax.vmap(functools.partial(perm, key))(jnp.arange(passes)))
     return per_pass(keys).reshape(keys.shape[0], -1)
 
   def permutations(keys, epoch, n, labels=None):
     """Pass p of `epoch` is pass `epoch * passes + p` overall; a partial last batch is dropped."""
     return program(keys, epoch, n, labels)
+
   return permutations
 
 
 def zero_sums(layout):
   """Empty running sums (loss, correct, count) of every model, laid out like the models."""
-  return layout.put({k: np.zeros((layout.models,), np.float32)
-                     for k in ('loss_sum', 'correct', 'count')})
+  return layout.put(
+    {k: np.zeros((layout.models,), np.float32) for k in ('loss_sum', 'correct', 'count')}
+  )
 
 
 class GroupStart(typing.NamedTuple):
   """What a group's training starts from."""
+
   model: typing.Any  # the linen module
   programs: Programs
   keys: jax.Array  # each model's PRNG key (from its seed)
@@ -236,12 +278,21 @@ def start_group(group, plan: Plan, images, probe=None) -> GroupStart:
   seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
   layout = plan.layout
   model = build_model(group.config.model)
-  progs = programs(model, tuple(sorted(group.config.optimizer.items())), plan.batch_size, probe,
-                   plan.order, plan.passes_per_epoch, plan.dropout, layout.padded == 1,
-                   layout.mesh)
+  progs = programs(
+    model,
+    tuple(sorted(group.config.optimizer.items())),
+    plan.batch_size,
+    probe,
+    plan.order,
+    plan.passes_per_epoch,
+    plan.dropout,
+    layout.padded == 1,
+    layout.mesh,
+  )
   keys = layout.put(np.asarray(jax.vmap(jax.random.PRNGKey)(seed_arr)))
-  states = progs.init(keys, layout.put(rates), layout.put(opt_hp),
-                      jax.device_put(images[:1], layout.sharding()))
+  states = progs.init(
+    keys, layout.put(rates), layout.put(opt_hp), jax.device_put(images[:1], layout.sharding())
+  )
   return GroupStart(model, progs, keys, states, layout)
 
 
@@ -252,6 +303,7 @@ class _Training:
   `history` holds each metric per (epoch, model), `trace` the probe per (probe point, model);
   `epoch` and `step` are the position: `step` steps into epoch `epoch` (0-based).
   """
+
   states: typing.Any
   sums: typing.Any
   best: typing.Any  # each model's best-validation weights so far (early stopping), or None
@@ -262,8 +314,12 @@ class _Training:
 
   def checkpoint(self, layout) -> dict:
     """What a checkpoint holds: the real models only, so any layout can resume it."""
-    tree = {'states': layout.trim(self.states), 'sums': layout.trim(self.sums),
-            'history': self.history, 'position': np.array([self.epoch, self.step], np.int64)}
+    tree = {
+      'states': layout.trim(self.states),
+      'sums': layout.trim(self.sums),
+      'history': self.history,
+      'position': np.array([self.epoch, self.step], np.int64),
+    }
     if self.best is not None:
       tree['best'] = layout.trim(self.best)
     if self.trace is not None:
@@ -273,29 +329,42 @@ class _Training:
   @classmethod
   def from_checkpoint(cls, tree, layout) -> '_Training':
     epoch, step = (int(x) for x in tree['position'])
-    return cls(states=layout.spread(tree['states']), sums=layout.spread(tree['sums']),
-               best=layout.spread(tree['best']) if 'best' in tree else None,
-               history={k: np.asarray(v) for k, v in tree['history'].items()},
-               trace=({k: np.asarray(v) for k, v in tree['trace'].items()}
-                      if 'trace' in tree else None), epoch=epoch, step=step)
+    return cls(
+      states=layout.spread(tree['states']),
+      sums=layout.spread(tree['sums']),
+      best=layout.spread(tree['best']) if 'best' in tree else None,
+      history={k: np.asarray(v) for k, v in tree['history'].items()},
+      trace=({k: np.asarray(v) for k, v in tree['trace'].items()} if 'trace' in tree else None),
+      epoch=epoch,
+      step=step,
+    )
 
 
 def _fresh(plan: Plan, start: GroupStart, names, probe_names) -> _Training:
   m = start.layout.models
   every = plan.probe_every_steps
   return _Training(
-      states=start.states, sums=zero_sums(start.layout),
-      best=(_weights(start.states) if plan.early_stopping and plan.early_stopping.keep_best
-            else None),
-      history={k: np.full((plan.epochs, m), np.nan, np.float32) for k in names},
-      trace=({k: np.full((plan.epochs * (plan.steps_per_epoch // every), m), np.nan, np.float32)
-              for k in probe_names} if every else None))
+    states=start.states,
+    sums=zero_sums(start.layout),
+    best=(
+      _weights(start.states) if plan.early_stopping and plan.early_stopping.keep_best else None
+    ),
+    history={k: np.full((plan.epochs, m), np.nan, np.float32) for k in names},
+    trace=(
+      {
+        k: np.full((plan.epochs * (plan.steps_per_epoch // every), m), np.nan, np.float32)
+        for k in probe_names
+      }
+      if every
+      else None
+    ),
+  )
 
 
 def _stops(plan: Plan, t: _Training):
   """(stop epochs, best epochs, whether every model has stopped and the group may end)."""
   rule = plan.early_stopping
-  stops, bests = early_stopping.evaluate(rule, {k: v[:t.epoch] for k, v in t.history.items()})
+  stops, bests = early_stopping.evaluate(rule, {k: v[: t.epoch] for k, v in t.history.items()})
   return stops, bests, bool(t.epoch and rule.stop_group and (stops > 0).all())
 
 
@@ -308,10 +377,14 @@ def _run_epoch_steps(plan: Plan, start: GroupStart, t: _Training, images, labels
       t.states, t.sums = progs.step(t.states, t.sums, perms, t.step, start.keys, images, labels)
       t.step += 1
     else:
-      count = min(plan.steps_per_call, plan.steps_per_epoch - t.step,
-                  every - t.step % every if every else plan.steps_per_call)
-      t.states, t.sums = progs.steps(t.states, t.sums, perms, count, t.step, start.keys, images,
-                                     labels)
+      count = min(
+        plan.steps_per_call,
+        plan.steps_per_epoch - t.step,
+        every - t.step % every if every else plan.steps_per_call,
+      )
+      t.states, t.sums = progs.steps(
+        t.states, t.sums, perms, count, t.step, start.keys, images, labels
+      )
       t.step += count
     on_call()
 
@@ -333,8 +406,9 @@ def _close_epoch(plan: Plan, start: GroupStart, t: _Training, device_data) -> tu
   return row, stopped
 
 
-def train_group(group, plan: Plan, device_data, group_dir, *, progress=True, log=print,
-                on_epoch=None, probe=None):
+def train_group(
+  group, plan: Plan, device_data, group_dir, *, progress=True, log=print, on_epoch=None, probe=None
+):
   """Trains every (point, seed) of `group` as `plan` says; returns one record per model.
 
   Checkpoints go to `group_dir/checkpoints` every `plan.checkpoint_every_secs` (checked after
@@ -353,8 +427,11 @@ def train_group(group, plan: Plan, device_data, group_dir, *, progress=True, log
   start = start_group(group, plan, images, probe)
   if layout.mesh.size > 1:
     log(f'{group.name}: {layout.describe()}.')
-  probe_names = [] if start.programs.probe is None else list(
-      jax.eval_shape(start.programs.probe, start.states, images, labels))
+  probe_names = (
+    []
+    if start.programs.probe is None
+    else list(jax.eval_shape(start.programs.probe, start.states, images, labels))
+  )
   mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
   t = _fresh(plan, start, _metric_names() + probe_names, probe_names)
   restored_step, tree = checkpoints.restore_latest(mngr, t.checkpoint(layout))
@@ -362,10 +439,15 @@ def train_group(group, plan: Plan, device_data, group_dir, *, progress=True, log
   if restored_step is not None:
     log(f'{group.name}: resuming from checkpoint at epoch {t.epoch}, step {t.step}.')
   spe, every = plan.steps_per_epoch, plan.probe_every_steps
-  bar = tqdm.tqdm(total=plan.epochs * spe, initial=t.epoch * spe + t.step,
-                  desc=f'{group.name} ({layout.models} models)', unit='step',
-                  disable=not progress or not distributed.is_writer(),
-                  dynamic_ncols=True, leave=False)
+  bar = tqdm.tqdm(
+    total=plan.epochs * spe,
+    initial=t.epoch * spe + t.step,
+    desc=f'{group.name} ({layout.models} models)',
+    unit='step',
+    disable=not progress or not distributed.is_writer(),
+    dynamic_ncols=True,
+    leave=False,
+  )
   save_due = periodic.Every(seconds=plan.checkpoint_every_secs)
   probe_due = periodic.Every(steps=every)
   show_due = periodic.Every(steps=1 if plan.steps_per_call > 1 else 10)
@@ -414,28 +496,39 @@ def train_group(group, plan: Plan, device_data, group_dir, *, progress=True, log
 
 def _group_records(group, plan: Plan, start: GroupStart, t: _Training, device_data, seconds):
   """One record per model: its history, and its early stop and probe trace where there are."""
-  records = _records(group, group.seeds, {k: v[:t.epoch] for k, v in t.history.items()},
-                     seconds)
+  records = _records(group, group.seeds, {k: v[: t.epoch] for k, v in t.history.items()}, seconds)
   rule = plan.early_stopping
   if rule:
     stops, bests, _ = _stops(plan, t)
-    kept = None if t.best is None else _evaluate(
-        start.programs.eval, t.states.replace(**t.best), device_data['eval'], start.layout)
+    kept = (
+      None
+      if t.best is None
+      else _evaluate(
+        start.programs.eval, t.states.replace(**t.best), device_data['eval'], start.layout
+      )
+    )
     for j, r in enumerate(records):
       r['early_stopping'] = {
-          **dataclasses.asdict(rule), 'stop_epoch': int(stops[j]) or None,
-          'best_epoch': int(bests[j]),
-          'best': None if kept is None else {k: float(v[j]) for k, v in kept.items()}}
+        **dataclasses.asdict(rule),
+        'stop_epoch': int(stops[j]) or None,
+        'best_epoch': int(bests[j]),
+        'best': None if kept is None else {k: float(v[j]) for k, v in kept.items()},
+      }
   every = plan.probe_every_steps
   if every:
     per_epoch = plan.steps_per_epoch // every
     rows = t.epoch * per_epoch
-    step = [r // per_epoch * plan.steps_per_epoch + (r % per_epoch + 1) * every
-            for r in range(rows)]
+    step = [
+      r // per_epoch * plan.steps_per_epoch + (r % per_epoch + 1) * every for r in range(rows)
+    ]
     for j, r in enumerate(records):
-      r['trace'] = {'step': step, **{k: [None if not np.isfinite(x) else float(x)
-                                         for x in v[:rows, j]]
-                                     for k, v in t.trace.items()}}
+      r['trace'] = {
+        'step': step,
+        **{
+          k: [None if not np.isfinite(x) else float(x) for x in v[:rows, j]]
+          for k, v in t.trace.items()
+        },
+      }
   return records
 
 
@@ -446,15 +539,19 @@ def _weights(states):
 @jax.jit
 def _keep(best, weights, take):
   """Each model's `weights` where `take` (this epoch is its best so far), else the kept ones."""
+
   def pick(b, w):
     return jnp.where(take.reshape((-1,) + (1,) * (b.ndim - 1)), w, b)
+
   return jax.tree.map(pick, best, weights)
 
 
 def _epoch_metrics(group_eval, states, sums, eval_data, layout):
   sums = layout.fetch(sums)
-  row = {'train_running_loss': sums['loss_sum'] / sums['count'],
-         'train_running_accuracy': sums['correct'] / sums['count']}
+  row = {
+    'train_running_loss': sums['loss_sum'] / sums['count'],
+    'train_running_accuracy': sums['correct'] / sums['count'],
+  }
   row.update(_evaluate(group_eval, states, eval_data, layout))
   return row
 
@@ -482,16 +579,23 @@ def _records(group, seeds, history, seconds):
   j = 0
   for p in group.points:
     for s in seeds:
-      hist = {k: [None if not np.isfinite(x) else float(x) for x in v[:, j]]
-              for k, v in history.items()}
+      hist = {
+        k: [None if not np.isfinite(x) else float(x) for x in v[:, j]] for k, v in history.items()
+      }
       losses = history['train_running_loss'][:, j]
       bad = np.flatnonzero(~np.isfinite(losses))
-      records.append({
-          'point': p, 'label': sweep.label(p), 'seed': s, 'group': group.name,
-          'diverged': bool(bad.size), 'diverged_epoch': int(bad[0]) + 1 if bad.size else None,
+      records.append(
+        {
+          'point': p,
+          'label': sweep.label(p),
+          'seed': s,
+          'group': group.name,
+          'diverged': bool(bad.size),
+          'diverged_epoch': int(bad[0]) + 1 if bad.size else None,
           'history': hist,
           'final': {k: v[-1] for k, v in hist.items()},
-      })
+        }
+      )
       j += 1
   for r in records:
     r['group_seconds'] = seconds

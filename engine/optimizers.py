@@ -5,6 +5,7 @@ state instead of the compiled program, so points of a sweep that differ only in 
 are one vmapped program. `schedule` names a learning-rate schedule (engine/schedules.py) whose
 numbers are optimizer fields too (`decay` for 'time_based_decay'), so they are per model as well.
 """
+
 import inspect
 
 import ml_collections
@@ -13,20 +14,22 @@ import optax
 from engine import schedules
 
 _BY_NAME = {
-    'adam': optax.adam,
-    'adamw': optax.adamw,
-    'sgd': optax.sgd,
-    'rmsprop': optax.rmsprop,
-    'adagrad': optax.adagrad,
+  'adam': optax.adam,
+  'adamw': optax.adamw,
+  'sgd': optax.sgd,
+  'rmsprop': optax.rmsprop,
+  'adagrad': optax.adagrad,
 }
 NAMES = tuple(sorted(_BY_NAME))
 
 
 def numeric_keys(opt_config: ml_collections.ConfigDict) -> tuple[str, ...]:
   """The optimizer fields that may differ within one compiled program."""
-  return tuple(k for k, v in opt_config.items()
-               if k not in ('name', 'schedule') and isinstance(v, (int, float))
-               and not isinstance(v, bool))
+  return tuple(
+    k
+    for k, v in opt_config.items()
+    if k not in ('name', 'schedule') and isinstance(v, (int, float)) and not isinstance(v, bool)
+  )
 
 
 def _scheduled(name: str, schedule: str):
@@ -42,8 +45,10 @@ def _scheduled(name: str, schedule: str):
   signature = inspect.signature(base)
   clash = sorted(set(arg_names) & set(signature.parameters))
   if clash:
-    raise ValueError(f'The schedule {schedule!r} and the optimizer {name!r} both take '
-                     f'{", ".join(clash)}; pick another optimizer or schedule.')
+    raise ValueError(
+      f'The schedule {schedule!r} and the optimizer {name!r} both take '
+      f'{", ".join(clash)}; pick another optimizer or schedule.'
+    )
 
   def build(**kwargs):
     schedule_args = {k: kwargs.pop(k) for k in arg_names}

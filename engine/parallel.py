@@ -11,6 +11,7 @@ only its own rows of each batch, so batches, and results, are those of one devic
 layout. The model axis is padded to a multiple of k with copies of the last model, whose results
 are dropped; checkpoints hold the real models only, so a run resumes on any layout.
 """
+
 import dataclasses
 import functools
 
@@ -28,10 +29,12 @@ MODES = ('auto', 'sweep', 'data')
 
 def default_config() -> ml_collections.ConfigDict:
   """`config.parallel`: how to use the devices. It changes where things run, not the results."""
-  return ml_collections.ConfigDict(dict(
+  return ml_collections.ConfigDict(
+    dict(
       mode='auto',  # sweep: models across devices; data: each batch across devices; auto: both
       devices=0,  # how many of the devices to use; 0: all (several processes: all)
-  ))
+    )
+  )
 
 
 def mesh_shape(mode: str, devices: int, models: int, batch_size: int) -> tuple[int, int]:
@@ -41,16 +44,19 @@ def mesh_shape(mode: str, devices: int, models: int, batch_size: int) -> tuple[i
   left: the largest k <= `models` that divides `devices` and leaves a d that divides the batch.
   """
   if mode not in MODES:
-    raise UserError(f'--config.parallel.mode={mode!r} is not a layout; pick one of '
-                    f'{", ".join(MODES)} (auto: models across devices first, then each batch).')
+    raise UserError(
+      f'--config.parallel.mode={mode!r} is not a layout; pick one of '
+      f'{", ".join(MODES)} (auto: models across devices first, then each batch).'
+    )
   if mode == 'sweep':
     return devices, 1
   if mode == 'data':
     if batch_size % devices:
       raise UserError(
-          f'Data parallel splits each batch of {batch_size} over {devices} devices, which does '
-          f'not divide it. Pick a --config.train.batch_size that is a multiple of {devices}, use '
-          f'fewer devices (--config.parallel.devices), or --config.parallel.mode=sweep or auto.')
+        f'Data parallel splits each batch of {batch_size} over {devices} devices, which does '
+        f'not divide it. Pick a --config.train.batch_size that is a multiple of {devices}, use '
+        f'fewer devices (--config.parallel.devices), or --config.parallel.mode=sweep or auto.'
+      )
     return 1, devices
   for k in range(min(max(models, 1), devices), 0, -1):
     if devices % k == 0 and batch_size % (devices // k) == 0:
@@ -65,6 +71,7 @@ def padded(models: int, model_shards: int) -> int:
 @dataclasses.dataclass(frozen=True)
 class Layout:
   """The mesh of one group's program and the group's real and padded model counts."""
+
   mesh: Mesh
   models: int
 
@@ -106,22 +113,28 @@ class Layout:
     return _spread(self.mesh, self.models, self.padded)(tree)
 
   def describe(self) -> str:
-    return (f'{self.models} models on {self.mesh.size} device(s): {self.model_shards} model '
-            f'shard(s) x {self.data_shards} data shard(s)')
+    return (
+      f'{self.models} models on {self.mesh.size} device(s): {self.model_shards} model '
+      f'shard(s) x {self.data_shards} data shard(s)'
+    )
 
 
 @functools.lru_cache(maxsize=32)
 def _trim(mesh, models):
-  return jax.jit(lambda t: jax.tree.map(lambda x: x[:models], t),
-                 out_shardings=NamedSharding(mesh, P()))
+  return jax.jit(
+    lambda t: jax.tree.map(lambda x: x[:models], t), out_shardings=NamedSharding(mesh, P())
+  )
 
 
 @functools.lru_cache(maxsize=32)
 def _spread(mesh, models, padded_models):
   def pad(x):
     return jnp.concatenate([x, jnp.repeat(x[-1:], padded_models - models, axis=0)])
-  return jax.jit(lambda t: jax.tree.map(pad, t) if padded_models > models else t,
-                 out_shardings=NamedSharding(mesh, P('model')))
+
+  return jax.jit(
+    lambda t: jax.tree.map(pad, t) if padded_models > models else t,
+    out_shardings=NamedSharding(mesh, P('model')),
+  )
 
 
 def devices(config) -> list:
@@ -129,18 +142,23 @@ def devices(config) -> list:
   want = _config(config).devices
   found = jax.devices()
   if want < 0 or want > len(found):
-    raise UserError(f'--config.parallel.devices={want} asks for more devices than the '
-                    f'{len(found)} JAX sees ({found[0].platform}); pass a number from 1 to '
-                    f'{len(found)}, or 0 for all.')
+    raise UserError(
+      f'--config.parallel.devices={want} asks for more devices than the '
+      f'{len(found)} JAX sees ({found[0].platform}); pass a number from 1 to '
+      f'{len(found)}, or 0 for all.'
+    )
   if want and want != len(found) and jax.process_count() > 1:
-    raise UserError(f'--config.parallel.devices={want}: a job of {jax.process_count()} processes '
-                    f'uses all {len(found)} devices; leave it at 0.')
+    raise UserError(
+      f'--config.parallel.devices={want}: a job of {jax.process_count()} processes '
+      f'uses all {len(found)} devices; leave it at 0.'
+    )
   return found[:want] if want else found
 
 
 def _mesh(devs, k, d):
-  return jax.make_mesh((k, d), ('model', 'data'), devices=devs,
-                       axis_types=(jax.sharding.AxisType.Auto,) * 2)
+  return jax.make_mesh(
+    (k, d), ('model', 'data'), devices=devs, axis_types=(jax.sharding.AxisType.Auto,) * 2
+  )
 
 
 def one_device_mesh() -> Mesh:

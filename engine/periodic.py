@@ -3,6 +3,7 @@
 Each kind of periodic work says once how often it is due, instead of conditions written out at
 each place it may happen; in the spirit of big_vision's periodic actions.
 """
+
 import time
 
 

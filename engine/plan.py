@@ -5,6 +5,7 @@ runs, the data order, when to probe and to checkpoint, the early-stopping rule a
 group's models sit on the devices. Every mistake in those keys is found here, up front, as a
 UserError naming the fix.
 """
+
 import dataclasses
 
 import jax
@@ -47,16 +48,22 @@ def train_options(config) -> TrainOptions:
   data otherwise spend their time in per-epoch evaluation and dispatch. `probe_every_steps`:
   also run the probe after every that many steps into the record's `trace` (0: epoch ends only).
   """
-  options = TrainOptions(order=config.train.get('order', 'shuffled'),
-                         passes_per_epoch=config.train.get('passes_per_epoch', 1),
-                         probe_every_steps=config.train.get('probe_every_steps', 0))
+  options = TrainOptions(
+    order=config.train.get('order', 'shuffled'),
+    passes_per_epoch=config.train.get('passes_per_epoch', 1),
+    probe_every_steps=config.train.get('probe_every_steps', 0),
+  )
   if options.order not in ORDERS:
-    raise UserError(f'--config.train.order={options.order!r} is not a data order; pick one of '
-                    f'{", ".join(ORDERS)}.')
+    raise UserError(
+      f'--config.train.order={options.order!r} is not a data order; pick one of '
+      f'{", ".join(ORDERS)}.'
+    )
   if options.passes_per_epoch < 1 or options.probe_every_steps < 0:
-    raise UserError('--config.train.passes_per_epoch must be at least 1 and '
-                    '--config.train.probe_every_steps at least 0; got '
-                    f'{options.passes_per_epoch} and {options.probe_every_steps}.')
+    raise UserError(
+      '--config.train.passes_per_epoch must be at least 1 and '
+      '--config.train.probe_every_steps at least 0; got '
+      f'{options.passes_per_epoch} and {options.probe_every_steps}.'
+    )
   return options
 
 
@@ -69,7 +76,9 @@ def epoch_steps(config, n: int) -> int:
   """
   k = config.train.get('steps_per_epoch', 0)
   if k < 0:
-    raise UserError(f'--config.train.steps_per_epoch must be 0 (whole passes) or positive; got {k}.')
+    raise UserError(
+      f'--config.train.steps_per_epoch must be 0 (whole passes) or positive; got {k}.'
+    )
   full = n // config.train.batch_size * train_options(config).passes_per_epoch
   return min(k, full) if k else full
 
@@ -100,8 +109,9 @@ def models_per_program(config) -> int:
   return 1 if jax.default_backend() == 'cpu' and config.model.name in nets.CONV_MODELS else 0
 
 
-def resolve(group, n_train: int, *, probe: bool = False,
-            layout: parallel.Layout | None = None) -> Plan:
+def resolve(
+  group, n_train: int, *, probe: bool = False, layout: parallel.Layout | None = None
+) -> Plan:
   """The plan of `group` (its config is its first point's) over `n_train` training images.
 
   `layout` defaults to the one `config.parallel` gives the group's models.
@@ -116,8 +126,15 @@ def resolve(group, n_train: int, *, probe: bool = False,
   models = len(group.points) * len(group.seeds)
   rates = [sweep.apply_point(config, p).model.dropout_rate for p in group.points]
   return Plan(
-      epochs=config.train.epochs, batch_size=config.train.batch_size, steps_per_epoch=spe,
-      steps_per_call=chunk, order=options.order, passes_per_epoch=options.passes_per_epoch,
-      probe_every_steps=every, checkpoint_every_secs=config.checkpoint_every_secs,
-      early_stopping=early_stopping.from_config(config.get('early_stopping')),
-      layout=layout or parallel.layout(config, models), dropout=any(r != 0 for r in rates))
+    epochs=config.train.epochs,
+    batch_size=config.train.batch_size,
+    steps_per_epoch=spe,
+    steps_per_call=chunk,
+    order=options.order,
+    passes_per_epoch=options.passes_per_epoch,
+    probe_every_steps=every,
+    checkpoint_every_secs=config.checkpoint_every_secs,
+    early_stopping=early_stopping.from_config(config.get('early_stopping')),
+    layout=layout or parallel.layout(config, models),
+    dropout=any(r != 0 for r in rates),
+  )

@@ -6,6 +6,7 @@ network can reach on a set of points. The pictures draw trained models restored 
 group's checkpoint (`records.group_indices` says which model), so what is drawn is what was
 measured.
 """
+
 import os
 
 import jax.numpy as jnp
@@ -48,8 +49,9 @@ def dead_units(model, params, x):
 
   For ReLU such a unit outputs 0 and passes no gradient on any of these inputs: it is dead.
   """
-  _, inter = model.apply({'params': params}, x, train=False, capture_intermediates=True,
-                         mutable=['intermediates'])
+  _, inter = model.apply(
+    {'params': params}, x, train=False, capture_intermediates=True, mutable=['intermediates']
+  )
   pre = [inter['intermediates'][f'Dense_{i}']['__call__'][0] for i in range(len(model.hidden))]
   return jnp.concatenate([jnp.all(z <= 0, axis=0) for z in pre]) if pre else jnp.zeros((0,), bool)
 
@@ -65,8 +67,9 @@ def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121
 
   `panels[(row, col)] = (model, variables, x, y, caption)`; missing panels stay blank.
   """
-  fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.6 * len(cols), 2.6 * len(rows)),
-                           squeeze=False)
+  fig, axes = plt.subplots(
+    len(rows), len(cols), figsize=(2.6 * len(cols), 2.6 * len(rows)), squeeze=False
+  )
   lo, hi = (-extent, extent) if np.isscalar(extent) else extent
   g = np.linspace(lo, hi, resolution, dtype=np.float32)
   gx, gy = np.meshgrid(g, g)
@@ -86,12 +89,14 @@ def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121
       model, variables, x, y, caption = panels[(row, col)]
       logits = np.asarray(model.apply(variables, jnp.asarray(grid), train=False))
       margin = (logits[:, 1] - logits[:, 0]).reshape(gx.shape)
-      ax.contourf(gx, gy, 1 / (1 + np.exp(-margin)), levels=np.linspace(0, 1, 11), cmap='RdBu',
-                  alpha=0.6)
+      ax.contourf(
+        gx, gy, 1 / (1 + np.exp(-margin)), levels=np.linspace(0, 1, 11), cmap='RdBu', alpha=0.6
+      )
       if margin.min() < -1e-3 and margin.max() > 1e-3:  # a boundary, not float noise on a flat 0
         ax.contour(gx, gy, margin, levels=[0.0], colors='k', linewidths=1)
-      ax.scatter(x[:, 0], x[:, 1], c=y, cmap='RdBu', vmin=-0.5, vmax=1.5, s=8,
-                 edgecolors='k', linewidths=0.3)
+      ax.scatter(
+        x[:, 0], x[:, 1], c=y, cmap='RdBu', vmin=-0.5, vmax=1.5, s=8, edgecolors='k', linewidths=0.3
+      )
       ax.set_xlim(lo, hi)
       ax.set_ylim(lo, hi)
       ax.set_title(caption, fontsize=8)

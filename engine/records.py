@@ -9,6 +9,7 @@ Statistics: std is the sample standard deviation (ddof=1; 0 for a single value).
 values are left out, so a cell whose diverged seeds were kept still shows the seeds that produced
 a number; `n` says how many did. The verdict counts diverged models on its own.
 """
+
 from typing import NamedTuple
 
 import numpy as np
@@ -49,8 +50,10 @@ def by_point(records, key, value, *, include_diverged=False) -> dict:
   a per-epoch list gives an array (records, epochs). None becomes NaN.
   """
   value_of = (lambda r: r['final'][value]) if isinstance(value, str) else value
-  return {k: np.asarray([value_of(r) for r in rs], np.float64)
-          for k, rs in group_by(records, key, include_diverged=include_diverged).items()}
+  return {
+    k: np.asarray([value_of(r) for r in rs], np.float64)
+    for k, rs in group_by(records, key, include_diverged=include_diverged).items()
+  }
 
 
 def group_indices(records) -> list[int]:

@@ -1,4 +1,5 @@
 """What a run leaves for a person: report.md, plots and a summary on the terminal."""
+
 import json
 import os
 
@@ -26,32 +27,63 @@ def text_table(rows) -> str:
   cols = list(rows[0])
   width = {c: max(len(str(c)), *(len(str(r[c])) for r in rows)) for c in cols}
   fmt = lambda r: '  '.join(str(r[c]).ljust(width[c]) for c in cols)
-  return '\n'.join([fmt({c: c for c in cols}), fmt({c: '-' * width[c] for c in cols})]
-                   + [fmt(r) for r in rows])
+  return '\n'.join(
+    [fmt({c: c for c in cols}), fmt({c: '-' * width[c] for c in cols})] + [fmt(r) for r in rows]
+  )
 
 
 def checks_rows(verdict):
-  return [{'claim': c.claim, 'threshold': c.threshold, 'measured': c.measured,
-           'result': {True: 'pass', False: 'FAIL', None: 'n/a'}[c.passed]} for c in verdict.checks]
+  return [
+    {
+      'claim': c.claim,
+      'threshold': c.threshold,
+      'measured': c.measured,
+      'result': {True: 'pass', False: 'FAIL', None: 'n/a'}[c.passed],
+    }
+    for c in verdict.checks
+  ]
 
 
 def write(workdir, *, name, doc, verdict, results, plots, command):
   ds = results['dataset']
   lines = [f'# {name}: {verdict.outcome}', '', doc.strip(), '']
   if ds['standin']:
-    lines += ['> **WARNING: the real dataset was not found; this run used the embedded stand-in '
-              f'({ds["source"]}). Its numbers are not comparable with the finding.**', '']
-  lines += [f'- Data: {ds["describe"]}',
-            f'- Seeds: {results["seeds"]}; models trained: {len(results["records"])}; '
-            f'training wall time: {results["train_seconds"]:.1f} s',
-            f'- Reproduce: `{command}`', '']
+    lines += [
+      '> **WARNING: the real dataset was not found; this run used the embedded stand-in '
+      f'({ds["source"]}). Its numbers are not comparable with the finding.**',
+      '',
+    ]
+  lines += [
+    f'- Data: {ds["describe"]}',
+    f'- Seeds: {results["seeds"]}; models trained: {len(results["records"])}; '
+    f'training wall time: {results["train_seconds"]:.1f} s',
+    f'- Reproduce: `{command}`',
+    '',
+  ]
   if verdict.reasons:
     lines += ['Why inconclusive:', ''] + [f'- {r}' for r in verdict.reasons] + ['']
-  lines += ['## Checks', '', markdown_table(checks_rows(verdict)), '',
-            '## Measured', '', markdown_table(verdict.table), '']
+  lines += [
+    '## Checks',
+    '',
+    markdown_table(checks_rows(verdict)),
+    '',
+    '## Measured',
+    '',
+    markdown_table(verdict.table),
+    '',
+  ]
   if plots:
-    lines += ['## Plots', ''] + [f'![{os.path.basename(p)}]({os.path.basename(p)})' for p in plots] + ['']
-  lines += ['## Config', '', '```json', json.dumps(results['config'], indent=2, sort_keys=True), '```', '']
+    lines += (
+      ['## Plots', ''] + [f'![{os.path.basename(p)}]({os.path.basename(p)})' for p in plots] + ['']
+    )
+  lines += [
+    '## Config',
+    '',
+    '```json',
+    json.dumps(results['config'], indent=2, sort_keys=True),
+    '```',
+    '',
+  ]
   files.write_text(os.path.join(workdir, 'report.md'), '\n'.join(lines))
 
 
@@ -79,7 +111,7 @@ def sweep_plot(path, x, series, *, xlabel, ylabel, title, reference=None, right=
     mean = np.array([per_x[v].mean() for v in xs])
     lo = np.array([per_x[v].min() for v in xs])
     hi = np.array([per_x[v].max() for v in xs])
-    line, = ax.plot(xs, mean, marker='o', label=f'{label} (mean; band = seed min-max)')
+    (line,) = ax.plot(xs, mean, marker='o', label=f'{label} (mean; band = seed min-max)')
     ax.fill_between(xs, lo, hi, alpha=0.25, color=line.get_color())
   if reference:
     ref_label, ref = reference
@@ -91,9 +123,15 @@ def sweep_plot(path, x, series, *, xlabel, ylabel, title, reference=None, right=
     rlabel, rseries = right
     ax2 = axes[0, 1]
     xs = [v for v in x if v in rseries]
-    ax2.bar([str(v) for v in xs], [rseries[v].mean() for v in xs],
-            yerr=[[rseries[v].mean() - rseries[v].min() for v in xs],
-                  [rseries[v].max() - rseries[v].mean() for v in xs]], capsize=3)
+    ax2.bar(
+      [str(v) for v in xs],
+      [rseries[v].mean() for v in xs],
+      yerr=[
+        [rseries[v].mean() - rseries[v].min() for v in xs],
+        [rseries[v].max() - rseries[v].mean() for v in xs],
+      ],
+      capsize=3,
+    )
     ax2.set(xlabel=xlabel, ylabel=rlabel, title=rlabel)
     ax2.axhline(0, color='k', lw=0.8)
     ax2.grid(alpha=0.3, axis='y')

@@ -1,4 +1,5 @@
-"""Runs one experiment into a work dir: data once, each group (skipping finished ones), verdict, report."""
+"""Runs one finding into a work dir: data once, each unfinished group, the verdict, the report."""
+
 import hashlib
 import json
 import os
@@ -44,15 +45,18 @@ def prepare_workdir(workdir: str, name: str, config) -> None:
     try:
       found = files.read_json(path)
     except (OSError, ValueError) as e:
-      raise UserError(f'The work dir {workdir} has an unreadable config.json ({e}). Delete the work '
-                      'dir to start fresh, or pass another --workdir.') from None
+      raise UserError(
+        f'The work dir {workdir} has an unreadable config.json ({e}). Delete the work '
+        'dir to start fresh, or pass another --workdir.'
+      ) from None
     if found != wanted:
       diff = _diff(found.get('config', {}), wanted['config'])
       raise UserError(
-          f'The work dir {workdir} holds a run of a different config '
-          f'(experiment {found.get("experiment")!r}; differences: {diff or "none in config"}). '
-          'Resuming it would mix two experiments. Pass another --workdir, or delete '
-          f'{workdir} (rm -rf {shlex.quote(workdir)}) to start fresh.')
+        f'The work dir {workdir} holds a run of a different config '
+        f'(experiment {found.get("experiment")!r}; differences: {diff or "none in config"}). '
+        'Resuming it would mix two experiments. Pass another --workdir, or delete '
+        f'{workdir} (rm -rf {shlex.quote(workdir)}) to start fresh.'
+      )
     return
   os.makedirs(workdir, exist_ok=True)
   files.write_json(path, wanted)
@@ -72,42 +76,54 @@ def _diff(a, b, prefix=''):
 
 def validate(config) -> None:
   """Checks what can be checked before any data is read; raises UserError."""
-  counts = {'seeds': config.seeds, 'train.epochs': config.train.epochs,
-            'train.batch_size': config.train.batch_size,
-            'train.eval_batch_size': config.train.eval_batch_size}
+  counts = {
+    'seeds': config.seeds,
+    'train.epochs': config.train.epochs,
+    'train.batch_size': config.train.batch_size,
+    'train.eval_batch_size': config.train.eval_batch_size,
+  }
   for key, value in counts.items():
     if value < 1:
       raise UserError(f'--config.{key} must be at least 1; got {value}.')
   plan_lib.train_options(config)
   if 'parallel' in config:  # the data split must divide the batch; models are padded as needed
-    parallel.mesh_shape(config.parallel.mode, len(parallel.devices(config)), 1,
-                        config.train.batch_size)
+    parallel.mesh_shape(
+      config.parallel.mode, len(parallel.devices(config)), 1, config.train.batch_size
+    )
   rates = [config.model.dropout_rate]
   points = sweep.points(config)
   rates += [p['model.dropout_rate'] for p in points if 'model.dropout_rate' in p]
   for rate in rates:
     if not 0.0 <= rate < 1.0:
-      raise UserError(f'Dropout rate {rate} is outside [0, 1): a rate is the probability of '
-                      'dropping a unit, and 1.0 would drop every unit. Pass rates such as '
-                      '--config.sweep.model.dropout_rate="(0.0,0.5,0.9)".')
+      raise UserError(
+        f'Dropout rate {rate} is outside [0, 1): a rate is the probability of '
+        'dropping a unit, and 1.0 would drop every unit. Pass rates such as '
+        '--config.sweep.model.dropout_rate="(0.0,0.5,0.9)".'
+      )
   early_stopping.from_config(config.get('early_stopping'))
 
 
 def _check_models(groups, dataset, batch_size):
-  """Builds each group's model abstractly (nothing allocated) so a bad name fails before training."""
+  """Builds each group's model abstractly (allocating nothing): a bad name fails before training."""
   n = len(dataset.train_y)
   if batch_size > n:
-    raise UserError(f'--config.train.batch_size={batch_size} is larger than the training set '
-                    f'({n} images); lower it or enlarge --config.dataset.train_subset.')
+    raise UserError(
+      f'--config.train.batch_size={batch_size} is larger than the training set '
+      f'({n} images); lower it or enlarge --config.dataset.train_subset.'
+    )
   for group in groups:
     try:
       model = loop.build_model(group.config.model)
-      jax.eval_shape(lambda x, model=model: model.init({'params': jax.random.PRNGKey(0)}, x, train=False),
-                     dataset.train_x[:1])
+      jax.eval_shape(
+        lambda x, model=model: model.init({'params': jax.random.PRNGKey(0)}, x, train=False),
+        dataset.train_x[:1],
+      )
       optimizers.make(group.config.optimizer)
     except (ValueError, TypeError) as e:
-      raise UserError(f'The model or optimizer of {group.name} ({sweep.label(group.points[0])}) '
-                      f'cannot be built: {e} Fix the model.* / optimizer.* config keys.') from None
+      raise UserError(
+        f'The model or optimizer of {group.name} ({sweep.label(group.points[0])}) '
+        f'cannot be built: {e} Fix the model.* / optimizer.* config keys.'
+      ) from None
 
 
 def _status(workdir, **fields):
@@ -118,10 +134,17 @@ def load_dataset(config):
   """`data.load` with the config's dataset keys; a 2-D problem's generator keys pass through."""
   ds = config.dataset
   toy = {k: ds[k] for k in ('num_samples', 'noise', 'train_fraction') if k in ds}
-  return data.load(ds.name, data_dir=ds.data_dir or None, validation_size=ds.validation_size,
-                   train_subset=ds.train_subset or None, test_subset=ds.test_subset or None,
-                   seed=ds.split_seed, download=ds.download, allow_standin=ds.allow_standin,
-                   **toy)
+  return data.load(
+    ds.name,
+    data_dir=ds.data_dir or None,
+    validation_size=ds.validation_size,
+    train_subset=ds.train_subset or None,
+    test_subset=ds.test_subset or None,
+    seed=ds.split_seed,
+    download=ds.download,
+    allow_standin=ds.allow_standin,
+    **toy,
+  )
 
 
 def run(finding, config, workdir: str, *, progress: bool = True, command: str | None = None):
@@ -142,8 +165,9 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
   _check_models(groups, dataset, config.train.batch_size)
-  plans = [plan_lib.resolve(g, len(dataset.train_y), probe=experiment.probe is not None)
-           for g in groups]
+  plans = [
+    plan_lib.resolve(g, len(dataset.train_y), probe=experiment.probe is not None) for g in groups
+  ]
   prepare_workdir(workdir, name, config)
   started = time.time()
   _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
@@ -155,49 +179,82 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
       done = os.path.join(gdir, 'result.json')
       if os.path.exists(done):
         result = files.read_json(done)
-        if result.get('points') != [sweep.label(p) for p in group.points] or \
-            result.get('seeds') != list(group.seeds):
+        if result.get('points') != [sweep.label(p) for p in group.points] or result.get(
+          'seeds'
+        ) != list(group.seeds):
           raise UserError(
-              f'{done} holds other points or seeds than this run assigns to {group.name} (the '
-              'work dir was written by another version of jax-findings, or with another '
-              f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.')
+            f'{done} holds other points or seeds than this run assigns to {group.name} (the '
+            'work dir was written by another version of jax-findings, or with another '
+            f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.'
+          )
         print(f'{group.name}: finished earlier; not trained again.')
       else:
         if device_data is None:
-          device_data = loop.put_on_device(dataset, config.train.eval_train_size,
-                                           config.train.eval_batch_size, parallel.devices(config))
+          device_data = loop.put_on_device(
+            dataset,
+            config.train.eval_train_size,
+            config.train.eval_batch_size,
+            parallel.devices(config),
+          )
         with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
-          group_records = loop.train_group(group, plan, device_data, gdir, progress=progress,
-                                           on_epoch=on_epoch,
-                                           probe=experiment.probe)
-        result = {'records': group_records, 'points': [sweep.label(p) for p in group.points],
-                  'seeds': list(group.seeds)}
+          group_records = loop.train_group(
+            group,
+            plan,
+            device_data,
+            gdir,
+            progress=progress,
+            on_epoch=on_epoch,
+            probe=experiment.probe,
+          )
+        result = {
+          'records': group_records,
+          'points': [sweep.label(p) for p in group.points],
+          'seeds': list(group.seeds),
+        }
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
         files.write_json(done, result)
       records += result['records']
       train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
       finished += 1
-      _status(workdir, state='running', groups_done=finished, groups_total=len(groups),
-              started=started)
+      _status(
+        workdir, state='running', groups_done=finished, groups_total=len(groups), started=started
+      )
   except BaseException as e:
     state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
-    _status(workdir, state=state, groups_done=finished, groups_total=len(groups),
-            started=started, error=repr(e))
+    _status(
+      workdir,
+      state=state,
+      groups_done=finished,
+      groups_total=len(groups),
+      started=started,
+      error=repr(e),
+    )
     raise
   results = {
-      'experiment': name,
-      'config': json.loads(config.to_json(sort_keys=True)),
-      'seeds': config.seeds,
-      'dataset': {'name': dataset.name, 'source': dataset.source, 'standin': dataset.standin,
-                  'describe': dataset.describe()},
-      'records': records,
-      'train_seconds': train_seconds,
+    'experiment': name,
+    'config': json.loads(config.to_json(sort_keys=True)),
+    'seeds': config.seeds,
+    'dataset': {
+      'name': dataset.name,
+      'source': dataset.source,
+      'standin': dataset.standin,
+      'describe': dataset.describe(),
+    },
+    'records': records,
+    'train_seconds': train_seconds,
   }
   if experiment.analyze:
     results['analysis'] = experiment.analyze(results, workdir)
   verdict = _finish(experiment, results, workdir, command)
-  _status(workdir, state='finished', groups_done=len(groups), groups_total=len(groups),
-          started=started, finished=time.time(), outcome=verdict.outcome)
+  _status(
+    workdir,
+    state='finished',
+    groups_done=len(groups),
+    groups_total=len(groups),
+    started=started,
+    finished=time.time(),
+    outcome=verdict.outcome,
+  )
   return results
 
 
@@ -205,11 +262,13 @@ def _measure(experiment, config, workdir, command):
   prepare_workdir(workdir, experiment.name, config)
   started = time.time()
   _status(workdir, state='running', started=started)
-  results = {'experiment': experiment.name, 'config': json.loads(config.to_json(sort_keys=True)),
-             **experiment.measure(config, workdir)}
+  results = {
+    'experiment': experiment.name,
+    'config': json.loads(config.to_json(sort_keys=True)),
+    **experiment.measure(config, workdir),
+  }
   verdict = _finish(experiment, results, workdir, command)
-  _status(workdir, state='finished', started=started, finished=time.time(),
-          outcome=verdict.outcome)
+  _status(workdir, state='finished', started=started, finished=time.time(), outcome=verdict.outcome)
   return results
 
 
@@ -221,8 +280,15 @@ def _finish(experiment, results, workdir, command):
   files.write_json(os.path.join(workdir, 'results.json'), results)
   files.write_jsonl(os.path.join(workdir, 'metrics.jsonl'), _metric_rows(results['records']))
   command = command or 'python ' + ' '.join(shlex.quote(a) for a in sys.argv)
-  report.write(workdir, name=experiment.name, doc=experiment.doc, verdict=verdict,
-               results=results, plots=plots, command=command)
+  report.write(
+    workdir,
+    name=experiment.name,
+    doc=experiment.doc,
+    verdict=verdict,
+    results=results,
+    plots=plots,
+    command=command,
+  )
   _print_summary(experiment.name, verdict, workdir, results['dataset'])
   return verdict
 
@@ -232,8 +298,14 @@ def _metric_rows(records):
   for r in records:
     epochs = len(next(iter(r['history'].values()), []))
     for e in range(epochs):
-      rows.append({'point': r['point'], 'seed': r['seed'], 'epoch': e + 1,
-                   **{k: v[e] for k, v in r['history'].items()}})
+      rows.append(
+        {
+          'point': r['point'],
+          'seed': r['seed'],
+          'epoch': e + 1,
+          **{k: v[e] for k, v in r['history'].items()},
+        }
+      )
   return rows
 
 

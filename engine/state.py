@@ -2,6 +2,7 @@
 
 Stacking the states of many models along a leading axis gives the state of a vmapped group.
 """
+
 from typing import Any
 
 import flax
@@ -24,8 +25,9 @@ def create(model, tx, key, sample_x, dropout_rate) -> TrainState:
   variables = model.init({'params': init_key, 'dropout': dropout_key}, sample_x, train=False)
   params = variables['params']
   return TrainState(
-      step=jnp.zeros((), jnp.int32),
-      params=params,
-      batch_stats=variables.get('batch_stats', {}),
-      opt_state=tx.init(params),
-      dropout_rate=jnp.asarray(dropout_rate, jnp.float32))
+    step=jnp.zeros((), jnp.int32),
+    params=params,
+    batch_stats=variables.get('batch_stats', {}),
+    opt_state=tx.init(params),
+    dropout_rate=jnp.asarray(dropout_rate, jnp.float32),
+  )

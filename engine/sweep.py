@@ -6,6 +6,7 @@ Points that differ only in runtime numbers (dropout rate, optimizer numbers) for
 trained together under vmap; any other difference (a layer width, an activation) changes array
 shapes or the program, so it starts a new group.
 """
+
 import dataclasses
 import difflib
 import itertools
@@ -46,8 +47,9 @@ def _check_key(config, key):
     close = difflib.get_close_matches(key, known, n=1)
     hint = f' Did you mean `{close[0]}`?' if close else ''
     raise UserError(
-        f'The sweep axis `sweep.{key}` names no config key `{key}`.{hint} Each leaf of '
-        '`config.sweep` must mirror a key of the config and hold a tuple of values.')
+      f'The sweep axis `sweep.{key}` names no config key `{key}`.{hint} Each leaf of '
+      '`config.sweep` must mirror a key of the config and hold a tuple of values.'
+    )
 
 
 def points(config) -> list[dict]:
@@ -74,7 +76,9 @@ def apply_point(config, point: dict) -> ml_collections.ConfigDict:
 
 def traced_keys(config) -> set[str]:
   """Keys whose values are runtime numbers in the compiled program."""
-  return {'model.dropout_rate'} | {f'optimizer.{k}' for k in optimizers.numeric_keys(config.optimizer)}
+  return {'model.dropout_rate'} | {
+    f'optimizer.{k}' for k in optimizers.numeric_keys(config.optimizer)
+  }
 
 
 def groups(config, max_models: int = 0) -> list[Group]:
@@ -96,10 +100,11 @@ def groups(config, max_models: int = 0) -> list[Group]:
       chunks = [(members, seeds)]
     elif max_models >= len(seeds):
       per = max_models // len(seeds)
-      chunks = [(members[i:i + per], seeds) for i in range(0, len(members), per)]
+      chunks = [(members[i : i + per], seeds) for i in range(0, len(members), per)]
     else:
-      chunks = [([p], seeds[i:i + max_models]) for p in members
-                for i in range(0, len(seeds), max_models)]
+      chunks = [
+        ([p], seeds[i : i + max_models]) for p in members for i in range(0, len(seeds), max_models)
+      ]
     for chunk, chunk_seeds in chunks:
       out.append(Group(len(out), tuple(chunk), chunk_seeds, apply_point(config, chunk[0])))
   return out

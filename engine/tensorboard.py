@@ -1,4 +1,5 @@
 """Per-epoch scalars for TensorBoard, one run per (point, seed), through tensorboardX (no TF)."""
+
 import contextlib
 import os
 import sys

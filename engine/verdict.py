@@ -4,6 +4,7 @@ Outcome rule, the same for every finding: INCONCLUSIVE when the run cannot suppo
 (fewer seeds than the finding needs, a stand-in dataset, a diverged point, a check that could not
 be computed); otherwise REPRODUCED when every check passes and NOT REPRODUCED when any fails.
 """
+
 import dataclasses
 
 import scipy.stats
@@ -48,8 +49,13 @@ def decide(checks, *, seeds: int, min_seeds: int, standin: bool, diverged: int) 
 
 def of_run(results, checks, table, *, min_seeds: int, diverged: int) -> Verdict:
   """The Verdict of a run from its checks: `decide` with the run's seeds and data source."""
-  outcome, reasons = decide(checks, seeds=results['seeds'], min_seeds=min_seeds,
-                            standin=results['dataset']['standin'], diverged=diverged)
+  outcome, reasons = decide(
+    checks,
+    seeds=results['seeds'],
+    min_seeds=min_seeds,
+    standin=results['dataset']['standin'],
+    diverged=diverged,
+  )
   return Verdict(outcome, checks, table, reasons)
 
 

@@ -8,6 +8,7 @@ Setup: a one-hidden-layer ReLU MLP (784-W-10, Glorot init, no dropout), Adam 1e-
 one epoch, W swept over 8, 32 and 128 units. Checks: the mean test accuracy rises with W (rank
 correlation), and the widest beats the narrowest by a set margin and by more than the seed spread.
 """
+
 # A template: copy it, then `python launch.py --config=my_finding.py:quick` (README, "Write your
 # own finding").
 import os
@@ -25,9 +26,19 @@ WIDTH = 'model.hidden'
 
 def get_config(variant=None):
   c = base_config.get_config()
-  c.model = ml_collections.ConfigDict(dict(
-      name='mlp', hidden=(32,), num_classes=10, activation='relu', kernel_init='glorot_uniform',
-      init_scale=1.0, batch_norm=False, dropout=False, dropout_rate=0.0))
+  c.model = ml_collections.ConfigDict(
+    dict(
+      name='mlp',
+      hidden=(32,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout=False,
+      dropout_rate=0.0,
+    )
+  )
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
   c.train.update(dict(epochs=1, batch_size=32))
   c.sweep.model = ml_collections.ConfigDict(dict(hidden=((8,), (32,), (128,))))
@@ -48,25 +59,44 @@ def verdict(results):
   gain = float(means[-1] - means[0]) if len(widths) >= 2 else None
   spread = max(rs.spread(test[w]) for w in widths) if widths else 0.0
   checks = [
-      v.Check(claim='test accuracy rises with the width',
-              threshold=f'Spearman(width, mean test acc) >= {cfg["min_spearman"]}',
-              measured='n/a (fewer than 3 widths)' if rho is None else f'{rho:.3f}',
-              passed=None if rho is None else rho >= cfg['min_spearman'], value=rho),
-      v.Check(claim='the widest layer beats the narrowest',
-              threshold=f'gain >= {cfg["min_gain"]} and gain > seed spread',
-              measured='n/a' if gain is None else f'gain {gain:.4f}, spread {spread:.4f}',
-              passed=None if gain is None else bool(gain >= cfg['min_gain'] and gain > spread),
-              value=gain),
+    v.Check(
+      claim='test accuracy rises with the width',
+      threshold=f'Spearman(width, mean test acc) >= {cfg["min_spearman"]}',
+      measured='n/a (fewer than 3 widths)' if rho is None else f'{rho:.3f}',
+      passed=None if rho is None else rho >= cfg['min_spearman'],
+      value=rho,
+    ),
+    v.Check(
+      claim='the widest layer beats the narrowest',
+      threshold=f'gain >= {cfg["min_gain"]} and gain > seed spread',
+      measured='n/a' if gain is None else f'gain {gain:.4f}, spread {spread:.4f}',
+      passed=None if gain is None else bool(gain >= cfg['min_gain'] and gain > spread),
+      value=gain,
+    ),
   ]
-  table = [{'width': w, 'test acc (mean ± std)': rs.stats(test[w]).format(4),
-            'seeds': len(test[w])} for w in widths]
-  return v.of_run(results, checks, table, min_seeds=cfg['min_seeds'],
-                  diverged=sum(r['diverged'] for r in results['records']))
+  table = [
+    {'width': w, 'test acc (mean ± std)': rs.stats(test[w]).format(4), 'seeds': len(test[w])}
+    for w in widths
+  ]
+  return v.of_run(
+    results,
+    checks,
+    table,
+    min_seeds=cfg['min_seeds'],
+    diverged=sum(r['diverged'] for r in results['records']),
+  )
 
 
 def plot(results, workdir):
   test = {k[0]: a for k, a in rs.by_point(results['records'], WIDTH, 'test_accuracy').items()}
   path = os.path.join(workdir, 'accuracy_vs_width.png')
-  return [report.sweep_plot(path, sorted(test), {'test': test}, xlabel='hidden units',
-                            ylabel='test accuracy', title=f'MNIST, 1 epoch, {results["seeds"]} '
-                            'seed(s)')]
+  return [
+    report.sweep_plot(
+      path,
+      sorted(test),
+      {'test': test},
+      xlabel='hidden units',
+      ylabel='test accuracy',
+      title=f'MNIST, 1 epoch, {results["seeds"]} seed(s)',
+    )
+  ]

@@ -3,22 +3,23 @@
 `python launch.py --experiment=NAME` runs `experiments/NAME.py`; `--config=PATH` runs any other
 finding file the same way.
 """
+
 import difflib
 
 from engine import finding
 from engine.errors import UserError
 
 NAMES = (
-    'dropout_sweep',
-    'architectures',
-    'lenet_mnist',
-    'lr_decay',
-    'early_stopping',
-    'depth_vs_width',
-    'batchnorm',
-    'weight_init',
-    'data_order',
-    'xor',
+  'dropout_sweep',
+  'architectures',
+  'lenet_mnist',
+  'lr_decay',
+  'early_stopping',
+  'depth_vs_width',
+  'batchnorm',
+  'weight_init',
+  'data_order',
+  'xor',
 )
 
 
@@ -26,9 +27,11 @@ def check_name(name: str) -> None:
   if name not in NAMES:
     close = difflib.get_close_matches(name, NAMES, n=1)
     hint = f' Did you mean `{close[0]}`?' if close else ''
-    raise UserError(f'Unknown experiment {name!r}.{hint} Known experiments: {", ".join(NAMES)} '
-                    '(`python launch.py --list` describes each); run a finding file of your own '
-                    'with --config=PATH.')
+    raise UserError(
+      f'Unknown experiment {name!r}.{hint} Known experiments: {", ".join(NAMES)} '
+      '(`python launch.py --list` describes each); run a finding file of your own '
+      'with --config=PATH.'
+    )
 
 
 def get(name: str) -> finding.Finding:

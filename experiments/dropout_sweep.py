@@ -21,6 +21,7 @@ so the comparison between rates is not blurred by init noise. Train accuracy is 
 evaluation mode (dropout off) on 10,000 training images, so it shows fitting, not the noise
 dropout injects.
 """
+
 import os
 
 import ml_collections
@@ -32,21 +33,45 @@ from engine import verdict as v
 
 NAME = 'dropout_sweep'
 VARIANTS = ('quick',)
-ASSIGNMENT = {0.0: 0.9714, 0.1: 0.9694, 0.2: 0.97, 0.3: 0.9688, 0.4: 0.9578, 0.5: 0.9524,
-              0.6: 0.9474, 0.7: 0.9279, 0.8: 0.8897, 0.9: 0.8479}
+ASSIGNMENT = {
+  0.0: 0.9714,
+  0.1: 0.9694,
+  0.2: 0.97,
+  0.3: 0.9688,
+  0.4: 0.9578,
+  0.5: 0.9524,
+  0.6: 0.9474,
+  0.7: 0.9279,
+  0.8: 0.8897,
+  0.9: 0.8479,
+}
 RATE = 'model.dropout_rate'
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c = base_config.get_config()
-  c.model = ml_collections.ConfigDict(dict(
-      name='cnn', conv_features=(16, 32), kernel_size=3, padding='SAME', dense=(128,),
-      num_classes=10, activation='relu', kernel_init='glorot_uniform', init_scale=1.0,
-      batch_norm=False, dropout_after_conv=True, dropout_after_dense=False, dropout_rate=0.0))
+  c.model = ml_collections.ConfigDict(
+    dict(
+      name='cnn',
+      conv_features=(16, 32),
+      kernel_size=3,
+      padding='SAME',
+      dense=(128,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_after_conv=True,
+      dropout_after_dense=False,
+      dropout_rate=0.0,
+    )
+  )
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
   c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=tuple(sorted(ASSIGNMENT))))
-  c.verdict = ml_collections.ConfigDict(dict(
-      min_seeds=3, max_spearman=-0.8, low_rates=(0.0, 0.1, 0.2), high_rate=0.9))
+  c.verdict = ml_collections.ConfigDict(
+    dict(min_seeds=3, max_spearman=-0.8, low_rates=(0.0, 0.1, 0.2), high_rate=0.9)
+  )
   if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
     c.train.update(dict(eval_train_size=1000, eval_batch_size=500))
@@ -79,37 +104,48 @@ def verdict(results) -> v.Verdict:
   rho_tr, gap_tr, spread_tr = _falls(train, cfg)
   low = 'rates ' + ', '.join(f'{r:g}' for r in cfg.low_rates)
   checks = [
-      v.Check(
-          claim='test accuracy falls as the rate rises',
-          threshold=f'Spearman(rate, mean test acc) <= {cfg.max_spearman}',
-          measured='n/a (fewer than 3 rates)' if rho is None else f'{rho:.3f}',
-          passed=None if rho is None else rho <= cfg.max_spearman, value=rho),
-      v.Check(
-          claim=f'accuracy at {cfg.high_rate:g} is below {low} by more than the seed spread',
-          threshold='gap > spread (max - min over seeds)',
-          measured='n/a' if gap is None else f'gap {gap:.4f}, spread {spread:.4f}',
-          passed=None if gap is None else gap > spread, value=gap),
-      v.Check(
-          claim='train accuracy falls too (underfitting, not overfitting)',
-          threshold=f'Spearman(rate, mean train acc) <= {cfg.max_spearman} and gap > spread',
-          measured='n/a' if rho_tr is None or gap_tr is None else
-          f'{rho_tr:.3f}; gap {gap_tr:.4f}, spread {spread_tr:.4f}',
-          passed=None if rho_tr is None or gap_tr is None else
-          bool(rho_tr <= cfg.max_spearman and gap_tr > spread_tr), value=rho_tr),
+    v.Check(
+      claim='test accuracy falls as the rate rises',
+      threshold=f'Spearman(rate, mean test acc) <= {cfg.max_spearman}',
+      measured='n/a (fewer than 3 rates)' if rho is None else f'{rho:.3f}',
+      passed=None if rho is None else rho <= cfg.max_spearman,
+      value=rho,
+    ),
+    v.Check(
+      claim=f'accuracy at {cfg.high_rate:g} is below {low} by more than the seed spread',
+      threshold='gap > spread (max - min over seeds)',
+      measured='n/a' if gap is None else f'gap {gap:.4f}, spread {spread:.4f}',
+      passed=None if gap is None else gap > spread,
+      value=gap,
+    ),
+    v.Check(
+      claim='train accuracy falls too (underfitting, not overfitting)',
+      threshold=f'Spearman(rate, mean train acc) <= {cfg.max_spearman} and gap > spread',
+      measured='n/a'
+      if rho_tr is None or gap_tr is None
+      else f'{rho_tr:.3f}; gap {gap_tr:.4f}, spread {spread_tr:.4f}',
+      passed=None
+      if rho_tr is None or gap_tr is None
+      else bool(rho_tr <= cfg.max_spearman and gap_tr > spread_tr),
+      value=rho_tr,
+    ),
   ]
   table = []
   for rate in sorted(test):
     te = rs.stats(test[rate])
-    table.append({
+    table.append(
+      {
         'rate': f'{rate:g}',
         'assignment test acc': ASSIGNMENT.get(rate, '-'),
         'test acc (mean ± std)': te.format(4),
         'spread': f'{te.spread:.4f}',
         'train acc (eval mode)': rs.stats(train[rate]).format(4) if rate in train else '-',
         'seeds': len(test[rate]),
-    })
-  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
-                  diverged=sum(r['diverged'] for r in records))
+      }
+    )
+  return v.of_run(
+    results, checks, table, min_seeds=cfg.min_seeds, diverged=sum(r['diverged'] for r in records)
+  )
 
 
 def plot(results, workdir) -> list[str]:
@@ -120,7 +156,15 @@ def plot(results, workdir) -> list[str]:
   gap = {r: train[r] - test[r] for r in rates if r in train and len(train[r]) == len(test[r])}
   ref = {r: ASSIGNMENT[r] for r in rates if r in ASSIGNMENT}
   path = os.path.join(workdir, 'accuracy_vs_dropout_rate.png')
-  return [report.sweep_plot(
-      path, rates, {'test': test, 'train (eval mode)': train}, xlabel='dropout rate',
-      ylabel='accuracy', title=f'MNIST, 1 epoch per rate, {results["seeds"]} seed(s)',
-      reference=('assignment (test)', ref), right=('train - test accuracy', gap))]
+  return [
+    report.sweep_plot(
+      path,
+      rates,
+      {'test': test, 'train (eval mode)': train},
+      xlabel='dropout rate',
+      ylabel='accuracy',
+      title=f'MNIST, 1 epoch per rate, {results["seeds"]} seed(s)',
+      reference=('assignment (test)', ref),
+      right=('train - test accuracy', gap),
+    )
+  ]

@@ -23,6 +23,7 @@ about one binomial standard error of an 8% error rate on the 2,000 test images (
 checked both for the weights the run has when it stops and for the restored best-validation
 weights, whose epoch is early (the validation loss bottoms out before the error rate settles).
 """
+
 import os
 
 import ml_collections
@@ -40,16 +41,31 @@ VARIANTS = ('quick',)
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c = base_config.get_config()
   c.dataset.update(dict(validation_size=1000, train_subset=1000, test_subset=2000))
-  c.model = ml_collections.ConfigDict(dict(
-      name='mlp', hidden=(512, 512), num_classes=10, activation='relu',
-      kernel_init='glorot_uniform', init_scale=1.0, batch_norm=False, dropout_rate=0.0))
+  c.model = ml_collections.ConfigDict(
+    dict(
+      name='mlp',
+      hidden=(512, 512),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_rate=0.0,
+    )
+  )
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
   c.train.update(dict(epochs=60, batch_size=32, eval_train_size=1000))
   c.sweep_max_models = 0
   c.early_stopping.update(dict(rule='gl', threshold=28.0))
-  c.verdict = ml_collections.ConfigDict(dict(
-      min_seeds=3, thresholds=(5.0, 28.0, 150.0), checked=(28.0, 150.0), patience=(10,),
-      margin=0.005))
+  c.verdict = ml_collections.ConfigDict(
+    dict(
+      min_seeds=3,
+      thresholds=(5.0, 28.0, 150.0),
+      checked=(28.0, 150.0),
+      patience=(10,),
+      margin=0.005,
+    )
+  )
   if variant == 'quick':
     c.dataset.update(dict(validation_size=300, train_subset=300, test_subset=500))
     c.model.hidden = (256,)
@@ -69,36 +85,53 @@ def per_rule(results):
   cfg = ml_collections.ConfigDict(results['config']['verdict'])
   metric = results['config']['early_stopping']['metric']
   records = [r for r in results['records'] if not r['diverged']]
-  hist = {k: np.array([r['history'][k] for r in records], np.float64).T
-          for k in ('val_loss', 'val_accuracy', 'test_accuracy')}
+  hist = {
+    k: np.array([r['history'][k] for r in records], np.float64).T
+    for k in ('val_loss', 'val_accuracy', 'test_accuracy')
+  }
   errors = es.validation_errors(hist, metric)
   test_err = 1.0 - hist['test_accuracy']
   epochs = len(errors)
   cols = np.arange(errors.shape[1])
-  out = {'epochs': epochs, 'metric': metric, 'seeds': [r['seed'] for r in records],
-         'lowest_val_epoch': np.nanargmin(errors, axis=0) + 1,
-         'last_test_error': test_err[-1], 'rules': {}, 'kept': None}
+  out = {
+    'epochs': epochs,
+    'metric': metric,
+    'seeds': [r['seed'] for r in records],
+    'lowest_val_epoch': np.nanargmin(errors, axis=0) + 1,
+    'last_test_error': test_err[-1],
+    'rules': {},
+    'kept': None,
+  }
   kept = [r.get('early_stopping') for r in records]
   if kept and all(k and k.get('best') for k in kept):
     k0 = kept[0]
-    label = (f'GL > {k0["threshold"]:g}%' if k0['rule'] == 'gl' else f'patience {k0["patience"]}')
-    out['kept'] = {'rule': label, 'stop': np.array([k['stop_epoch'] or 0 for k in kept]),
-                   'best': np.array([k['best_epoch'] for k in kept]),
-                   'test_error': 1.0 - np.array([k['best']['test_accuracy'] for k in kept])}
+    label = f'GL > {k0["threshold"]:g}%' if k0['rule'] == 'gl' else f'patience {k0["patience"]}'
+    out['kept'] = {
+      'rule': label,
+      'stop': np.array([k['stop_epoch'] or 0 for k in kept]),
+      'best': np.array([k['best_epoch'] for k in kept]),
+      'test_error': 1.0 - np.array([k['best']['test_accuracy'] for k in kept]),
+    }
   for label, rule, threshold, patience in _rules(cfg, metric):
     stops = es.stop_epochs(errors, rule=rule, threshold=threshold, patience=patience)
     best = es.best_epochs(errors, stops)
     ran = np.where(stops > 0, stops, epochs)
     out['rules'][label] = {
-        'rule': rule, 'threshold': threshold, 'stop_epoch': stops, 'restored_epoch': best,
-        'test_error_at_stop': test_err[ran - 1, cols],
-        'test_error_restored': test_err[best - 1, cols]}
+      'rule': rule,
+      'threshold': threshold,
+      'stop_epoch': stops,
+      'restored_epoch': best,
+      'test_error_at_stop': test_err[ran - 1, cols],
+      'test_error_restored': test_err[best - 1, cols],
+    }
   return out
 
 
 def _fmt_epochs(epochs, stops=None):
-  return ', '.join('never' if stops is not None and s == 0 else str(int(e))
-                   for e, s in zip(epochs, stops if stops is not None else epochs))
+  return ', '.join(
+    'never' if stops is not None and s == 0 else str(int(e))
+    for e, s in zip(epochs, stops if stops is not None else epochs)
+  )
 
 
 def verdict(results) -> v.Verdict:
@@ -108,88 +141,144 @@ def verdict(results) -> v.Verdict:
   checks = []
   for t in cfg.checked:
     r = a['rules'].get(f'GL > {t:g}%')
-    for weights, key in (('the weights at the stop', 'test_error_at_stop'),
-                         ('the best-validation weights restored', 'test_error_restored')):
+    for weights, key in (
+      ('the weights at the stop', 'test_error_at_stop'),
+      ('the best-validation weights restored', 'test_error_restored'),
+    ):
       claim = f'stopping at GL > {t:g}% ({weights}) is no worse on test than training to the end'
       if r is None or not len(last):
-        checks.append(v.Check(claim=claim, threshold='-', passed=None,
-                              measured=f'n/a (GL {t:g} is not in verdict.thresholds)'))
+        checks.append(
+          v.Check(
+            claim=claim,
+            threshold='-',
+            passed=None,
+            measured=f'n/a (GL {t:g} is not in verdict.thresholds)',
+          )
+        )
         continue
       diff = r[key] - last
       stopped = int((r['stop_epoch'] > 0).sum())
-      checks.append(v.Check(
+      checks.append(
+        v.Check(
           claim=claim,
           threshold=f'mean over seeds of (test error - test error at epoch {a["epochs"]}) '
-                    f'<= {cfg.margin:g}',
+          f'<= {cfg.margin:g}',
           measured=f'{diff.mean():+.4f} (per seed {", ".join(f"{d:+.4f}" for d in diff)}); '
-                   f'stopped early in {stopped}/{len(diff)} seeds',
-          passed=bool(diff.mean() <= cfg.margin), value=float(diff.mean())))
+          f'stopped early in {stopped}/{len(diff)} seeds',
+          passed=bool(diff.mean() <= cfg.margin),
+          value=float(diff.mean()),
+        )
+      )
+
   def err(x, ref=None):
-    return '-' if x is None else (rs.stats(x).format(4) if ref is None
-                                  else f'{(x - ref).mean():+.4f}')
+    return (
+      '-' if x is None else (rs.stats(x).format(4) if ref is None else f'{(x - ref).mean():+.4f}')
+    )
 
   def row(rule, stop='-', restored='-', at_stop=None, at_restored=None):
-    return {'rule': rule, 'stop epoch (per seed)': stop, 'restored epoch': restored,
-            'test err at stop': err(at_stop), 'stop - end': err(at_stop, last),
-            'test err restored': err(at_restored), 'restored - end': err(at_restored, last)}
+    return {
+      'rule': rule,
+      'stop epoch (per seed)': stop,
+      'restored epoch': restored,
+      'test err at stop': err(at_stop),
+      'stop - end': err(at_stop, last),
+      'test err restored': err(at_restored),
+      'restored - end': err(at_restored, last),
+    }
 
   table = [row('train to the end', str(a['epochs']), at_stop=last)]
   for label, r in a['rules'].items():
-    table.append(row(label, _fmt_epochs(r['stop_epoch'], r['stop_epoch']),
-                     _fmt_epochs(r['restored_epoch']), r['test_error_at_stop'],
-                     r['test_error_restored']))
+    table.append(
+      row(
+        label,
+        _fmt_epochs(r['stop_epoch'], r['stop_epoch']),
+        _fmt_epochs(r['restored_epoch']),
+        r['test_error_at_stop'],
+        r['test_error_restored'],
+      )
+    )
   kept = a['kept']
   if kept is not None:
-    table.append(row(f'{kept["rule"]}: weights kept by the loop', _fmt_epochs(kept['stop'],
-                     kept['stop']), _fmt_epochs(kept['best']), at_restored=kept['test_error']))
-  table.append(row('lowest validation error (hindsight)',
-                   restored=_fmt_epochs(a['lowest_val_epoch'])))
+    table.append(
+      row(
+        f'{kept["rule"]}: weights kept by the loop',
+        _fmt_epochs(kept['stop'], kept['stop']),
+        _fmt_epochs(kept['best']),
+        at_restored=kept['test_error'],
+      )
+    )
+  table.append(
+    row('lowest validation error (hindsight)', restored=_fmt_epochs(a['lowest_val_epoch']))
+  )
   diverged = sum(r['diverged'] for r in results['records'])
-  outcome, reasons = v.decide(checks, seeds=results['seeds'], min_seeds=cfg.min_seeds,
-                              standin=results['dataset']['standin'], diverged=diverged)
+  outcome, reasons = v.decide(
+    checks,
+    seeds=results['seeds'],
+    min_seeds=cfg.min_seeds,
+    standin=results['dataset']['standin'],
+    diverged=diverged,
+  )
   return v.Verdict(outcome, checks, table, reasons)
 
 
 def plot(results, workdir) -> list[str]:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
   a = per_rule(results)
   records = [r for r in results['records'] if not r['diverged']]
   metric = a['metric']
   n = len(records)
-  fig, axes = plt.subplots(2, n, figsize=(4.6 * n, 6.4), squeeze=False, sharex=True,
-                           constrained_layout=True)
+  fig, axes = plt.subplots(
+    2, n, figsize=(4.6 * n, 6.4), squeeze=False, sharex=True, constrained_layout=True
+  )
   x = np.arange(1, a['epochs'] + 1)
   markers = ['v', 's', 'D', 'P', 'X', '*']
   for j, r in enumerate(records):
-    h = {k: np.array(r['history'][k], np.float64) for k in ('val_loss', 'val_accuracy',
-                                                             'test_accuracy', 'train_loss')}
+    h = {
+      k: np.array(r['history'][k], np.float64)
+      for k in ('val_loss', 'val_accuracy', 'test_accuracy', 'train_loss')
+    }
     errors = es.validation_errors(h, metric)
     top, bottom = axes[0, j], axes[1, j]
     top.plot(x, errors, color='C0', label=f'validation ({metric})')
     if metric == 'val_loss':
       top.plot(x, h['train_loss'], color='C7', lw=0.8, label='train loss')
     bottom.plot(x, 1.0 - h['test_accuracy'], color='C3', label='test error')
-    bottom.plot(x, 1.0 - h['val_accuracy'], color='C0', lw=0.8, alpha=0.6,
-                label='validation error')
+    bottom.plot(x, 1.0 - h['val_accuracy'], color='C0', lw=0.8, alpha=0.6, label='validation error')
     for k, (label, rule) in enumerate(a['rules'].items()):
       stop = rule['stop_epoch'][j]
       color = f'C{k + 1 if k + 1 < 3 else k + 2}'
       if stop:
         for ax in (top, bottom):
           ax.axvline(stop, color=color, ls='--', lw=0.9)
-        top.plot([stop], [errors[stop - 1]], markers[k % len(markers)], color=color,
-                 label=f'stop: {label} (epoch {stop})')
+        top.plot(
+          [stop],
+          [errors[stop - 1]],
+          markers[k % len(markers)],
+          color=color,
+          label=f'stop: {label} (epoch {stop})',
+        )
       else:
         top.plot([], [], markers[k % len(markers)], color=color, label=f'{label}: never')
     lo = a['lowest_val_epoch'][j]
-    top.plot([lo], [errors[lo - 1]], 'o', mfc='none', color='k', ms=9,
-             label=f'lowest validation (epoch {lo})')
+    top.plot(
+      [lo],
+      [errors[lo - 1]],
+      'o',
+      mfc='none',
+      color='k',
+      ms=9,
+      label=f'lowest validation (epoch {lo})',
+    )
     bottom.plot([lo], [1.0 - h['test_accuracy'][lo - 1]], 'o', mfc='none', color='k', ms=9)
     top.set(title=f'seed {r["seed"]}', ylabel=metric)
     bottom.set(xlabel='epoch', ylabel='error rate')
     for ax in (top, bottom):
       ax.grid(alpha=0.3)
       ax.legend(fontsize=6)
-  fig.suptitle('MLP on a small MNIST subset: validation curve and the epochs where GL / patience '
-               'would stop (dashed)', fontsize=9)
+  fig.suptitle(
+    'MLP on a small MNIST subset: validation curve and the epochs where GL / patience '
+    'would stop (dashed)',
+    fontsize=9,
+  )
   return [report.save_figure(fig, os.path.join(workdir, 'validation_curve_stops.png'))]

@@ -19,6 +19,7 @@ Your own images, after a run (PNG/JPEG of a digit, any size, dark on light or li
 
     python -m experiments.lenet_mnist --workdir=runs/lenet_mnist my_digit.png another.jpg
 """
+
 import os
 
 import jax
@@ -39,15 +40,23 @@ MODEL = 'model.name'
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c = base_config.get_config()
-  c.model = ml_collections.ConfigDict(dict(
-      name='caffe_lenet', num_classes=10, kernel_init='glorot_uniform', dropout_rate=0.0))
+  c.model = ml_collections.ConfigDict(
+    dict(name='caffe_lenet', num_classes=10, kernel_init='glorot_uniform', dropout_rate=0.0)
+  )
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.01, momentum=0.9))
   c.train.update(dict(epochs=2, batch_size=64))
   c.sweep.model = ml_collections.ConfigDict(dict(name=('caffe_lenet', 'lenet5')))
   c.seeds = 2
-  c.analysis = ml_collections.ConfigDict(dict(
-      feature_model='caffe_lenet', feature_layers=('conv1', 'pool1'), feature_image=0,
-      grid=(4, 5), top_pairs=2, eval_batch_size=1000))
+  c.analysis = ml_collections.ConfigDict(
+    dict(
+      feature_model='caffe_lenet',
+      feature_layers=('conv1', 'pool1'),
+      feature_image=0,
+      grid=(4, 5),
+      top_pairs=2,
+      eval_batch_size=1000,
+    )
+  )
   c.verdict = ml_collections.ConfigDict(dict(min_seeds=2, accuracy=ASSIGNMENT_ACCURACY))
   if variant == 'quick':
     c.dataset.update(dict(validation_size=500, train_subset=3000, test_subset=1000))
@@ -58,11 +67,15 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 def validate(config):
   from engine.errors import UserError
-  names = config.sweep.model.name if 'name' in config.sweep.get('model', {}) else (
-      config.model.name,)
+
+  names = (
+    config.sweep.model.name if 'name' in config.sweep.get('model', {}) else (config.model.name,)
+  )
   if config.analysis.feature_model not in names:
-    raise UserError(f'--config.analysis.feature_model={config.analysis.feature_model!r} is not '
-                    f'trained by this run (models: {", ".join(names)}).')
+    raise UserError(
+      f'--config.analysis.feature_model={config.analysis.feature_model!r} is not '
+      f'trained by this run (models: {", ".join(names)}).'
+    )
 
 
 def _models(results):
@@ -79,8 +92,12 @@ def model_for(config, name):
 
 def predict(model, variables, images, batch_size):
   apply = jax.jit(lambda x: model.apply(variables, x, train=False))
-  return np.concatenate([np.asarray(apply(jnp.asarray(images[i:i + batch_size])))
-                         for i in range(0, len(images), batch_size)])
+  return np.concatenate(
+    [
+      np.asarray(apply(jnp.asarray(images[i : i + batch_size])))
+      for i in range(0, len(images), batch_size)
+    ]
+  )
 
 
 def confusion(labels, predictions, classes=10):
@@ -108,7 +125,8 @@ def analyze(results, workdir):
     total, accs = 0, []
     for _record, group, index in members:
       variables = checkpoints.restore_variables(
-          os.path.join(workdir, 'groups', group, 'checkpoints'), index)
+        os.path.join(workdir, 'groups', group, 'checkpoints'), index
+      )
       pred = predict(model, variables, dataset.test_x, a.eval_batch_size).argmax(-1)
       total = total + confusion(dataset.test_y, pred)
       accs.append(float((pred == dataset.test_y).mean()))
@@ -121,11 +139,14 @@ def analyze(results, workdir):
 
 
 def _feature_maps(model, variables, dataset, a):
-  x = dataset.test_x[a.feature_image:a.feature_image + 1]
+  x = dataset.test_x[a.feature_image : a.feature_image + 1]
   _, state = model.apply(variables, jnp.asarray(x), train=False, mutable=['intermediates'])
   maps = {k: np.asarray(state['intermediates'][k][0][0]) for k in a.feature_layers}
-  return {'image': x[0, :, :, 0].tolist(), 'label': int(dataset.test_y[a.feature_image]),
-          'layers': {k: m.tolist() for k, m in maps.items()}}
+  return {
+    'image': x[0, :, :, 0].tolist(),
+    'label': int(dataset.test_y[a.feature_image]),
+    'layers': {k: m.tolist() for k, m in maps.items()},
+  }
 
 
 def verdict(results) -> v.Verdict:
@@ -138,47 +159,65 @@ def verdict(results) -> v.Verdict:
   for name in names:
     accs = test.get(name, np.array([]))
     low = float(accs.min()) if len(accs) else None
-    checks.append(v.Check(
-        claim=f'{name} beats the assignment\'s test accuracy {ASSIGNMENT_ACCURACY} (5000 iterations)',
+    checks.append(
+      v.Check(
+        claim=f"{name} beats the assignment's test accuracy {ASSIGNMENT_ACCURACY} "
+        '(5000 iterations)',
         threshold=f'lowest seed > {cfg.accuracy}',
         measured='n/a' if low is None else f'lowest {low:.4f}, mean {accs.mean():.4f}',
-        passed=None if low is None else low > cfg.accuracy, value=low))
+        passed=None if low is None else low > cfg.accuracy,
+        value=low,
+      )
+    )
     pairs = analysis.get('pairs', {}).get(name, [])
-    table.append({
+    table.append(
+      {
         'model': name,
         'test acc (mean ± std)': '-' if not len(accs) else rs.stats(accs).format(4),
         'spread': '-' if not len(accs) else f'{rs.spread(accs):.4f}',
         'assignment': ASSIGNMENT_ACCURACY,
-        'most confused (true -> read as: count)': ', '.join(
-            f'{t} -> {p}: {n}' for t, p, n in pairs) or '-',
-        'assignment\'s pairs': ', '.join(f'{t} -> {p}' for t, p in ASSIGNMENT_PAIRS),
+        'most confused (true -> read as: count)': ', '.join(f'{t} -> {p}: {n}' for t, p, n in pairs)
+        or '-',
+        "assignment's pairs": ', '.join(f'{t} -> {p}' for t, p in ASSIGNMENT_PAIRS),
         'seeds': len(accs),
-    })
-  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
-                  diverged=sum(r['diverged'] for r in records))
+      }
+    )
+  return v.of_run(
+    results, checks, table, min_seeds=cfg.min_seeds, diverged=sum(r['diverged'] for r in records)
+  )
 
 
 def plot(results, workdir) -> list[str]:
   """Confusion matrices (PNG + CSV per model) and the feature-map grids."""
   import matplotlib.pyplot as plt
+
   analysis = results.get('analysis', {})
   paths = []
   for name, matrix in analysis.get('confusion', {}).items():
     matrix = np.asarray(matrix)
     csv_path = os.path.join(workdir, f'confusion_{name}.csv')
-    files.write_csv(csv_path, ['true \\ predicted'] + list(range(matrix.shape[1])),
-                    [[i] + row for i, row in enumerate(matrix.tolist())])
+    files.write_csv(
+      csv_path,
+      ['true \\ predicted'] + list(range(matrix.shape[1])),
+      [[i] + row for i, row in enumerate(matrix.tolist())],
+    )
     fig, ax = plt.subplots(figsize=(6.4, 5.6))
     off = matrix.astype(float)
     np.fill_diagonal(off, np.nan)
     im = ax.imshow(off, cmap='Reds')
     for (i, j), n in np.ndenumerate(matrix):
-      ax.text(j, i, str(n), ha='center', va='center', fontsize=7,
-              color='tab:blue' if i == j else 'black')
+      ax.text(
+        j, i, str(n), ha='center', va='center', fontsize=7, color='tab:blue' if i == j else 'black'
+      )
     fig.colorbar(im, ax=ax, label='errors (diagonal: correct, not coloured)')
-    ax.set(xticks=range(10), yticks=range(10), xlabel='predicted', ylabel='true digit',
-           title=f'{name}: confusion over {matrix.sum():,} test predictions '
-                 f'({len(analysis["checkpoint_accuracy"][name])} seed(s))')
+    ax.set(
+      xticks=range(10),
+      yticks=range(10),
+      xlabel='predicted',
+      ylabel='true digit',
+      title=f'{name}: confusion over {matrix.sum():,} test predictions '
+      f'({len(analysis["checkpoint_accuracy"][name])} seed(s))',
+    )
     paths.append(report.save_figure(fig, os.path.join(workdir, f'confusion_{name}.png')))
   maps = analysis.get('feature_maps')
   if maps:
@@ -195,8 +234,10 @@ def plot(results, workdir) -> list[str]:
         ax.imshow(fm[:, :, k], cmap='gray')
         ax.set(xticks=[], yticks=[])
         ax.set_title(f'{layer} #{k}', fontsize=7)
-      fig.suptitle(f'{results["config"]["analysis"]["feature_model"]}: {layer} '
-                   f'({fm.shape[0]}x{fm.shape[1]}x{fm.shape[2]})')
+      fig.suptitle(
+        f'{results["config"]["analysis"]["feature_model"]}: {layer} '
+        f'({fm.shape[0]}x{fm.shape[1]}x{fm.shape[2]})'
+      )
       paths.append(report.save_figure(fig, os.path.join(workdir, f'feature_maps_{layer}.png')))
   return paths
 
@@ -209,20 +250,23 @@ def classify(paths, workdir, model_name=None, top=2):
   """
   import data
   from data import own_images
+
   results_path = os.path.join(workdir, 'results.json')
   if not os.path.exists(results_path):
-    raise data.DataError(f'{workdir} holds no finished run (no results.json). Train first: '
-                         'python launch.py --experiment=lenet_mnist')
+    raise data.DataError(
+      f'{workdir} holds no finished run (no results.json). Train first: '
+      'python launch.py --experiment=lenet_mnist'
+    )
   results = files.read_json(results_path)
   config = ml_collections.ConfigDict(results['config'])
   members = _models(results)
   model_name = model_name or next(iter(members))
   if model_name not in members:
-    raise data.DataError(f'{workdir} has no trained {model_name!r}; it has '
-                         f'{", ".join(members)}.')
+    raise data.DataError(f'{workdir} has no trained {model_name!r}; it has {", ".join(members)}.')
   _, group, index = members[model_name][0]
   variables = checkpoints.restore_variables(
-      os.path.join(workdir, 'groups', group, 'checkpoints'), index)
+    os.path.join(workdir, 'groups', group, 'checkpoints'), index
+  )
   model = model_for(config, model_name)
   out = []
   for path in paths:
@@ -239,12 +283,15 @@ def classify(paths, workdir, model_name=None, top=2):
 
 def main(argv):
   from absl import flags, logging
+
   logging.set_verbosity(logging.WARNING)
   paths = argv[1:]
   if not paths:
-    raise SystemExit('usage: python -m experiments.lenet_mnist [--workdir=DIR] [--model=NAME] '
-                     'IMAGE [IMAGE ...]')
+    raise SystemExit(
+      'usage: python -m experiments.lenet_mnist [--workdir=DIR] [--model=NAME] IMAGE [IMAGE ...]'
+    )
   import data
+
   try:
     answers = classify(paths, flags.FLAGS.workdir, flags.FLAGS.model or None)
   except data.DataError as e:
@@ -261,9 +308,12 @@ def main(argv):
 
 if __name__ == '__main__':
   from engine import cpu_setup
+
   cpu_setup.configure()
   from absl import app, flags
+
   flags.DEFINE_string('workdir', os.path.join('runs', NAME), 'The work dir of a finished run.')
-  flags.DEFINE_string('model', '', 'Which trained model classifies (default: the first, '
-                      'caffe_lenet).')
+  flags.DEFINE_string(
+    'model', '', 'Which trained model classifies (default: the first, caffe_lenet).'
+  )
   app.run(main)

@@ -17,6 +17,7 @@ the same weights and data order (common random numbers).
 The learning rate each model will use next is read from its optimizer state at every epoch end
 (a probe), so the plotted and checked rates are what the optimizer applied, not a formula.
 """
+
 import os
 
 import ml_collections
@@ -35,21 +36,39 @@ EXAM_CURVE = {0.0001: 'A', 0.1: 'B', 0.001: 'C', 0.01: 'D'}  # the exam's answer
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c = base_config.get_config()
-  c.dataset.update(dict(name='blobs', validation_size=200, split_seed=2, download=False,
-                        allow_standin=False))
+  c.dataset.update(
+    dict(name='blobs', validation_size=200, split_seed=2, download=False, allow_standin=False)
+  )
   c.dataset.num_samples = 1000
   c.dataset.train_fraction = 0.5
-  c.model = ml_collections.ConfigDict(dict(
-      name='mlp', hidden=(50,), num_classes=3, activation='relu', kernel_init='he_uniform',
-      init_scale=1.0, batch_norm=False, dropout_rate=0.0))
-  c.optimizer = ml_collections.ConfigDict(dict(
-      name='sgd', learning_rate=0.01, schedule='time_based_decay', decay=0.0))
+  c.model = ml_collections.ConfigDict(
+    dict(
+      name='mlp',
+      hidden=(50,),
+      num_classes=3,
+      activation='relu',
+      kernel_init='he_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_rate=0.0,
+    )
+  )
+  c.optimizer = ml_collections.ConfigDict(
+    dict(name='sgd', learning_rate=0.01, schedule='time_based_decay', decay=0.0)
+  )
   c.train.update(dict(epochs=200, batch_size=32, eval_batch_size=500, eval_train_size=0))
   c.sweep.optimizer = ml_collections.ConfigDict(dict(decay=(0.1, 0.01, 0.001, 0.0001)))
   c.sweep_max_models = 0  # the four decays x seeds in one program
-  c.verdict = ml_collections.ConfigDict(dict(
-      min_seeds=3, fast=0.1, slow=0.0001, collapse_epochs=1, collapse_fraction=0.5,
-      constant_fraction=0.7))
+  c.verdict = ml_collections.ConfigDict(
+    dict(
+      min_seeds=3,
+      fast=0.1,
+      slow=0.0001,
+      collapse_epochs=1,
+      collapse_fraction=0.5,
+      constant_fraction=0.7,
+    )
+  )
   if variant == 'quick':
     c.train.epochs = 20
     c.sweep.optimizer.decay = (0.1, 0.0001)
@@ -59,22 +78,26 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
 
 def validate(config):
   if config.optimizer.schedule != 'time_based_decay':
-    raise UserError(f'lr_decay studies the time-based decay; --config.optimizer.schedule='
-                    f'{config.optimizer.schedule!r} would measure another schedule. Leave it at '
-                    "'time_based_decay' and sweep --config.sweep.optimizer.decay instead.")
+    raise UserError(
+      f'lr_decay studies the time-based decay; --config.optimizer.schedule='
+      f'{config.optimizer.schedule!r} would measure another schedule. Leave it at '
+      "'time_based_decay' and sweep --config.sweep.optimizer.decay instead."
+    )
 
 
 def probe(model, state, train_images, train_labels):  # pylint: disable=unused-argument
   """The rate of the next update, from the model's own lr0, decay and update count."""
-  return {'learning_rate': optimizers.learning_rate({'schedule': 'time_based_decay'},
-                                                    state.opt_state),
-          'updates': state.opt_state.count.astype(np.float32)}
+  return {
+    'learning_rate': optimizers.learning_rate({'schedule': 'time_based_decay'}, state.opt_state),
+    'updates': state.opt_state.count.astype(np.float32),
+  }
 
 
 def _per_decay(records, metric, epoch=None):
   """{decay: per-seed values of `metric` at `epoch` (1-based; None = last)}, diverged left out."""
-  return rs.by_point(records, DECAY,
-                     lambda r: r['history'][metric][-1 if epoch is None else epoch - 1])
+  return rs.by_point(
+    records, DECAY, lambda r: r['history'][metric][-1 if epoch is None else epoch - 1]
+  )
 
 
 def _curve(decay):
@@ -97,41 +120,65 @@ def verdict(results) -> v.Verdict:
     runner_up = min(others, key=lambda d: acc[d].mean())
     gap = acc[runner_up].mean() - acc[fast].mean()
     spread = max(rs.spread(acc[fast]), rs.spread(acc[runner_up]))
-    return bool(gap > spread), (f'{acc[fast].mean():.4f} vs {acc[runner_up].mean():.4f} at decay '
-                          f'{runner_up:g}: gap {gap:.4f}, seed spread {spread:.4f}'), float(gap)
+    return (
+      bool(gap > spread),
+      (
+        f'{acc[fast].mean():.4f} vs {acc[runner_up].mean():.4f} at decay '
+        f'{runner_up:g}: gap {gap:.4f}, seed spread {spread:.4f}'
+      ),
+      float(gap),
+    )
 
   test_low, train_low = lowest(test), lowest(train)
   early = float(lr_early[fast].max() / lr0) if fast in lr_early else None
   late = float(lr_last[slow].min() / lr0) if slow in lr_last else None
   epochs = len(records[0]['history']['learning_rate']) if records else 0
   checks = [
-      v.Check(claim=f'decay {fast:g} learns least: lowest final test accuracy',
-              threshold='below the next-lowest decay by more than the seed spread',
-              measured=test_low[1], passed=test_low[0], value=test_low[2]),
-      v.Check(claim=f'decay {fast:g} learns least: lowest final train accuracy',
-              threshold='below the next-lowest decay by more than the seed spread',
-              measured=train_low[1], passed=train_low[0], value=train_low[2]),
-      v.Check(claim=f'decay {fast:g}: the rate collapses within a few updates',
-              threshold=f'lr after epoch {cfg.collapse_epochs} <= {cfg.collapse_fraction:g} lr0',
-              measured='n/a' if early is None else f'{early:.4f} lr0',
-              passed=None if early is None else bool(early <= cfg.collapse_fraction),
-              value=early),
-      v.Check(claim=f'decay {slow:g} is close to a constant rate',
-              threshold=f'lr after the last update >= {cfg.constant_fraction:g} lr0',
-              measured='n/a' if late is None else f'{late:.4f} lr0 after {epochs} epochs',
-              passed=None if late is None else bool(late >= cfg.constant_fraction), value=late),
+    v.Check(
+      claim=f'decay {fast:g} learns least: lowest final test accuracy',
+      threshold='below the next-lowest decay by more than the seed spread',
+      measured=test_low[1],
+      passed=test_low[0],
+      value=test_low[2],
+    ),
+    v.Check(
+      claim=f'decay {fast:g} learns least: lowest final train accuracy',
+      threshold='below the next-lowest decay by more than the seed spread',
+      measured=train_low[1],
+      passed=train_low[0],
+      value=train_low[2],
+    ),
+    v.Check(
+      claim=f'decay {fast:g}: the rate collapses within a few updates',
+      threshold=f'lr after epoch {cfg.collapse_epochs} <= {cfg.collapse_fraction:g} lr0',
+      measured='n/a' if early is None else f'{early:.4f} lr0',
+      passed=None if early is None else bool(early <= cfg.collapse_fraction),
+      value=early,
+    ),
+    v.Check(
+      claim=f'decay {slow:g} is close to a constant rate',
+      threshold=f'lr after the last update >= {cfg.constant_fraction:g} lr0',
+      measured='n/a' if late is None else f'{late:.4f} lr0 after {epochs} epochs',
+      passed=None if late is None else bool(late >= cfg.constant_fraction),
+      value=late,
+    ),
   ]
   table = []
   for d in sorted(test, reverse=True):
-    table.append({
-        'decay': f'{d:g}', 'exam curve': EXAM_CURVE.get(d, '-'),
+    table.append(
+      {
+        'decay': f'{d:g}',
+        'exam curve': EXAM_CURVE.get(d, '-'),
         'lr after epoch 1 / lr0': f'{lr_early[d].mean() / lr0:.4f}',
         'final lr / lr0': f'{lr_last[d].mean() / lr0:.4f}',
         'train acc (mean ± std)': rs.stats(train[d]).format(4),
         'test acc (mean ± std)': rs.stats(test[d]).format(4),
-        'seeds': len(test[d])})
-  return v.of_run(results, checks, table, min_seeds=cfg.min_seeds,
-                  diverged=sum(r['diverged'] for r in records))
+        'seeds': len(test[d]),
+      }
+    )
+  return v.of_run(
+    results, checks, table, min_seeds=cfg.min_seeds, diverged=sum(r['diverged'] for r in records)
+  )
 
 
 def matching(results) -> str:
@@ -142,6 +189,7 @@ def matching(results) -> str:
 
 def plot(results, workdir) -> list[str]:
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+
   by_decay = rs.group_by(results['records'], DECAY)
   cfg = results['config']
   lr0 = cfg['optimizer']['learning_rate']
@@ -153,11 +201,14 @@ def plot(results, workdir) -> list[str]:
   for d in decays:
     first = by_decay[d][0]['history']
     t = np.arange(int(first['updates'][-1]) + 1)
-    line, = ax.plot(t, lr0 / (1.0 + d * t), lw=1, label=f'decay {d:g} ({_curve(d)})')
+    (line,) = ax.plot(t, lr0 / (1.0 + d * t), lw=1, label=f'decay {d:g} ({_curve(d)})')
     ax.plot(first['updates'], first['learning_rate'], '.', ms=3, color=line.get_color())
-  ax.set(xlabel='update', ylabel='learning rate',
-         title=f'lr0 / (1 + decay t), lr0 = {lr0:g}; line: the formula, dots: the rate read from '
-         'the optimizer state at each epoch end')
+  ax.set(
+    xlabel='update',
+    ylabel='learning rate',
+    title=f'lr0 / (1 + decay t), lr0 = {lr0:g}; line: the formula, dots: the rate read from '
+    'the optimizer state at each epoch end',
+  )
   ax.title.set_fontsize(8)
   ax.grid(alpha=0.3)
   ax.legend(fontsize=8)
@@ -165,21 +216,27 @@ def plot(results, workdir) -> list[str]:
 
   cols = min(2, len(decays))
   rows = -(-len(decays) // cols)
-  fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 3.6 * rows), squeeze=False,
-                           sharey=True, constrained_layout=True)
+  fig, axes = plt.subplots(
+    rows,
+    cols,
+    figsize=(5.5 * cols, 3.6 * rows),
+    squeeze=False,
+    sharey=True,
+    constrained_layout=True,
+  )
   for ax, d in zip(axes.flat, decays):
     x = np.arange(1, epochs + 1)
     for split in ('train', 'test'):
       curves = np.array([r['history'][f'{split}_accuracy'] for r in by_decay[d]], np.float64)
-      line, = ax.plot(x, curves.mean(0), label=split)
+      (line,) = ax.plot(x, curves.mean(0), label=split)
       ax.fill_between(x, curves.min(0), curves.max(0), alpha=0.25, color=line.get_color())
     ax.set(title=f'decay {d:g} ({_curve(d)})', xlabel='epoch', ylabel='accuracy')
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc='lower right')
-  for ax in list(axes.flat)[len(decays):]:
+  for ax in list(axes.flat)[len(decays) :]:
     ax.axis('off')
-  fig.suptitle(f'three blobs, SGD lr0 {lr0:g}, mean of {results["seeds"]} seed(s), band = min-max',
-               fontsize=9)
+  fig.suptitle(
+    f'three blobs, SGD lr0 {lr0:g}, mean of {results["seeds"]} seed(s), band = min-max', fontsize=9
+  )
   paths.append(report.save_figure(fig, os.path.join(workdir, 'accuracy_vs_epoch.png')))
   return paths
-

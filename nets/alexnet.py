@@ -1,4 +1,5 @@
 """AlexNet (Krizhevsky, Sutskever & Hinton 2012), single-tower or the paper's two-GPU version."""
+
 import flax.linen as nn
 
 from nets.dropout import Dropout
@@ -14,6 +15,7 @@ class AlexNet(nn.Module):
   (the paper's "224" does not give its 55x55 first layer); pools are 3x3 with stride 2
   (overlapping); dropout (the rate given at call time; the paper's 0.5) after FC6 and FC7.
   """
+
   num_classes: int = 1000
   towers: int = 1
 

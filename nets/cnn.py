@@ -1,4 +1,5 @@
-"""A small VGG-style convolutional network: [conv, (bn), act, pool, (dropout)] blocks, then dense."""
+"""A small VGG-style convolutional net: [conv, (bn), act, pool, (dropout)] blocks, then dense."""
+
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -17,6 +18,7 @@ class CNN(nn.Module):
   nets/conv_ops.py); the parameters are the same whichever is used. `dtype` is the compute
   dtype ('bfloat16': mixed precision, float32 parameters and accumulation, float32 logits).
   """
+
   conv_features: Sequence[int] = (16, 32)
   kernel_size: int = 3
   padding: str = 'SAME'
@@ -41,8 +43,15 @@ class CNN(nn.Module):
     conv_impl = conv_ops.default_impl('conv') if self.conv_impl == 'auto' else self.conv_impl
     pool_impl = conv_ops.default_impl('pool') if self.pool_impl == 'auto' else self.pool_impl
     for features in self.conv_features:
-      x = conv_ops.Conv(features, k, padding=self.padding, kernel_init=kinit,
-                        use_bias=not self.batch_norm, impl=conv_impl, dtype=dtype)(x)
+      x = conv_ops.Conv(
+        features,
+        k,
+        padding=self.padding,
+        kernel_init=kinit,
+        use_bias=not self.batch_norm,
+        impl=conv_impl,
+        dtype=dtype,
+      )(x)
       if self.batch_norm:
         x = nn.BatchNorm(use_running_average=not train)(x)
       x = conv_ops.max_pool_2x2(act(x), pool_impl)

@@ -43,8 +43,9 @@ POOL_IMPLS = ('lax', 'reshape')
 _CPU_SHIFTS_MAX_CIN = 4
 
 
-def default_impl(op: str = 'conv', backend: str | None = None,
-                 cin: int | None = None, taps: int = 9) -> str:
+def default_impl(
+  op: str = 'conv', backend: str | None = None, cin: int | None = None, taps: int = 9
+) -> str:
   """Fastest measured impl of `op` ('conv' or 'pool') on `backend`.
 
   CPU pools with 'reshape'.  Its convs use 'shifts' for an image layer
@@ -91,16 +92,20 @@ def extract_patches(x: jax.Array, kh: int, kw: int, padding='SAME') -> jax.Array
     x = jnp.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
   _, h, w, _ = x.shape
   ho, wo = h - kh + 1, w - kw + 1
-  cols = [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)]
+  cols = [x[:, i : i + ho, j : j + wo, :] for i in range(kh) for j in range(kw)]
   return cols[0] if len(cols) == 1 else jnp.concatenate(cols, axis=-1)
 
 
 def _lax_conv(x, kernel, padding, accum_dtype=None):
   kh, kw = kernel.shape[:2]
   return lax.conv_general_dilated(
-      x, kernel, window_strides=(1, 1), padding=_pads(padding, kh, kw),
-      dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
-      preferred_element_type=accum_dtype)
+    x,
+    kernel,
+    window_strides=(1, 1),
+    padding=_pads(padding, kh, kw),
+    dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+    preferred_element_type=accum_dtype,
+  )
 
 
 def materialize(x, like):
@@ -139,9 +144,8 @@ def _shifts_forward(x, kernel, padding, accum_dtype):
   y = None
   for i in range(kh):
     for j in range(kw):
-      xs = x[:, i:i + ho, j:j + wo, :]
-      t = xs * kernel[i, j, 0] if cin == 1 else jnp.einsum(
-          'nhwc,co->nhwo', xs, kernel[i, j])
+      xs = x[:, i : i + ho, j : j + wo, :]
+      t = xs * kernel[i, j, 0] if cin == 1 else jnp.einsum('nhwc,co->nhwo', xs, kernel[i, j])
       y = t if y is None else y + t
   return materialize(y, kernel)
 
@@ -186,17 +190,21 @@ def _bias_add_fwd(y, bias):
 def _bias_add_bwd(bias, g):
   g2 = g.reshape(-1, g.shape[-1])
   ones = jnp.ones((1, g2.shape[0]), g2.dtype)
-  db = lax.dot_general(ones, g2, (((1,), (0,)), ((), ())),
-                       preferred_element_type=jnp.float32)
+  db = lax.dot_general(ones, g2, (((1,), (0,)), ((), ())), preferred_element_type=jnp.float32)
   return g, db.reshape(bias.shape).astype(bias.dtype)
 
 
 bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
 
 
-def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
-           padding='SAME', impl: str = 'lax',
-           accum_dtype: Any = None) -> jax.Array:
+def conv2d(
+  x: jax.Array,
+  kernel: jax.Array,
+  bias: jax.Array | None = None,
+  padding='SAME',
+  impl: str = 'lax',
+  accum_dtype: Any = None,
+) -> jax.Array:
   """Stride-1 2-D convolution, NHWC x HWIO -> NHWC, plus optional bias.
 
   impl: see the module docstring; 'auto' picks `default_impl('conv',
@@ -214,9 +222,12 @@ def conv2d(x: jax.Array, kernel: jax.Array, bias: jax.Array | None = None,
     y = _lax_conv(x, kernel, padding, accum_dtype)
   elif impl == 'patches':
     p = extract_patches(x, kh, kw, padding)
-    y = lax.dot_general(p, kernel.reshape(kh * kw * cin, cout),
-                        (((3,), (0,)), ((), ())),
-                        preferred_element_type=accum_dtype)
+    y = lax.dot_general(
+      p,
+      kernel.reshape(kh * kw * cin, cout),
+      (((3,), (0,)), ((), ())),
+      preferred_element_type=accum_dtype,
+    )
   elif impl == 'shifts':
     padding = padding.upper() if isinstance(padding, str) else _pads(padding, kh, kw)
     y = _conv_shifts(x, kernel, padding, accum_dtype)
@@ -239,8 +250,8 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
   they differ: 'lax' (select-and-scatter) routes the whole gradient to one
   element of the window, 'reshape' splits it at each pairwise max (a 2-way
   tie gets 1/2 each, a 3-way tie 1/2, 1/4, 1/4, an all-equal window 1/4
-  each; the window's total is unchanged).  After a ReLU the common tie is an all-zero window, where the
-  ReLU's own gradient is 0 for every element, so training is unaffected;
+  each; the window's total is unchanged).  After a ReLU the common tie is an all-zero window,
+  where the ReLU's own gradient is 0 for every element, so training is unaffected;
   exact ties of positive floats are rare.  Tests compare on tie-free data.
   """
   if impl == 'auto':
@@ -251,9 +262,9 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     n, h, w, c = x.shape
     h2, w2 = h // 2, w // 2
     if (h, w) != (2 * h2, 2 * w2):
-      x = x[:, :2 * h2, :2 * w2, :]
+      x = x[:, : 2 * h2, : 2 * w2, :]
     x = x.reshape(n, h2, 2, w2, 2, c)
-    rows = jnp.maximum(x[:, :, 0], x[:, :, 1])          # (n, h2, w2, 2, c)
+    rows = jnp.maximum(x[:, :, 0], x[:, :, 1])  # (n, h2, w2, 2, c)
     return jnp.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
   raise ValueError(f'pool impl must be one of {POOL_IMPLS}, got {impl!r}')
 
@@ -266,6 +277,7 @@ class Conv(nn.Module):
   (e.g. jnp.bfloat16 with f32 `param_dtype`: params are cast per call, the
   product accumulates in float32 and the output is cast to `dtype`).
   """
+
   features: int
   kernel_size: Sequence[int] = (3, 3)
   padding: Any = 'SAME'
@@ -279,12 +291,22 @@ class Conv(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kh, kw = self.kernel_size
-    kernel = self.param('kernel', self.kernel_init,
-                        (kh, kw, x.shape[-1], self.features), self.param_dtype)
-    bias = (self.param('bias', self.bias_init, (self.features,),
-                       self.param_dtype) if self.use_bias else None)
+    kernel = self.param(
+      'kernel', self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype
+    )
+    bias = (
+      self.param('bias', self.bias_init, (self.features,), self.param_dtype)
+      if self.use_bias
+      else None
+    )
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     low = x.dtype in (jnp.bfloat16, jnp.float16)
-    y = conv2d(x, kernel, bias, padding=self.padding, impl=self.impl,
-               accum_dtype=jnp.float32 if low else None)
+    y = conv2d(
+      x,
+      kernel,
+      bias,
+      padding=self.padding,
+      impl=self.impl,
+      accum_dtype=jnp.float32 if low else None,
+    )
     return y.astype(x.dtype)

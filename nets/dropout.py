@@ -4,6 +4,7 @@
 new program. Here the rate is an argument (a float or a traced scalar), which lets a sweep
 over rates run as one vmapped program.
 """
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -11,6 +12,7 @@ import jax.numpy as jnp
 
 class Dropout(nn.Module):
   """Zeroes each element with probability `rate`; scales survivors by 1 / (1 - rate)."""
+
   rng_collection: str = 'dropout'
 
   @nn.compact

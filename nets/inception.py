@@ -1,4 +1,5 @@
 """GoogLeNet / Inception v1 (Szegedy et al. 2015): inception modules, naive or dimension-reduced."""
+
 import flax.linen as nn
 import jax.numpy as jnp
 
@@ -8,11 +9,15 @@ from nets.pooling import Pool
 
 # Table 1 of the paper: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
 MODULES = {
-    '3a': (64, 96, 128, 16, 32, 32), '3b': (128, 128, 192, 32, 96, 64),
-    '4a': (192, 96, 208, 16, 48, 64), '4b': (160, 112, 224, 24, 64, 64),
-    '4c': (128, 128, 256, 24, 64, 64), '4d': (112, 144, 288, 32, 64, 64),
-    '4e': (256, 160, 320, 32, 128, 128),
-    '5a': (256, 160, 320, 32, 128, 128), '5b': (384, 192, 384, 48, 128, 128),
+  '3a': (64, 96, 128, 16, 32, 32),
+  '3b': (128, 128, 192, 32, 96, 64),
+  '4a': (192, 96, 208, 16, 48, 64),
+  '4b': (160, 112, 224, 24, 64, 64),
+  '4c': (128, 128, 256, 24, 64, 64),
+  '4d': (112, 144, 288, 32, 64, 64),
+  '4e': (256, 160, 320, 32, 128, 128),
+  '5a': (256, 160, 320, 32, 128, 128),
+  '5b': (384, 192, 384, 48, 128, 128),
 }
 
 
@@ -27,6 +32,7 @@ class Inception(nn.Module):
   passes it through, so the output is deeper than the input. reduced=True (figure 2b) puts
   1x1 convs of `c3_reduce`, `c5_reduce` before the 3x3 and 5x5 and a 1x1 `pool_proj` after the pool.
   """
+
   c1: int
   c3_reduce: int
   c3: int
@@ -49,6 +55,7 @@ class Inception(nn.Module):
 
 class AuxHead(nn.Module):
   """The auxiliary classifier on 4a and 4d: avg-pool 5x5/3, conv 1x1 128, FC 1024, dropout, FC."""
+
   num_classes: int
 
   @nn.compact
@@ -68,6 +75,7 @@ class GoogLeNet(nn.Module):
   0.3 each). `reduced=False` swaps every module for the naive one. Dropout before the last FC
   takes the rate given at call time (the paper's 0.4; its heads used 0.7).
   """
+
   num_classes: int = 1000
   aux_heads: bool = False
   reduced: bool = True
@@ -83,8 +91,9 @@ class GoogLeNet(nn.Module):
         x = Pool('max', (3, 3), (2, 2), padding='SAME')(x)
       x = Inception(*filters, reduced=self.reduced, name=f'inception_{name}')(x)
       if self.aux_heads and name in ('4a', '4d'):
-        aux = AuxHead(self.num_classes, name=f'aux_{name}')(x, train=train,
-                                                           dropout_rate=dropout_rate)
+        aux = AuxHead(self.num_classes, name=f'aux_{name}')(
+          x, train=train, dropout_rate=dropout_rate
+        )
         self.sow('intermediates', 'aux_logits', aux)
     x = Pool('avg', (7, 7), (1, 1))(x).reshape((x.shape[0], -1))
     x = Dropout()(x, dropout_rate, deterministic=not train)

@@ -1,14 +1,15 @@
 """Weight initializers chosen by name, so a config can say `kernel_init='he_normal'`."""
+
 import jax.numpy as jnp
 from flax.linen import initializers as init
 
 _BY_NAME = {
-    'he_normal': init.he_normal,
-    'he_uniform': init.he_uniform,
-    'glorot_normal': init.glorot_normal,
-    'glorot_uniform': init.glorot_uniform,
-    'lecun_normal': init.lecun_normal,
-    'lecun_uniform': init.lecun_uniform,
+  'he_normal': init.he_normal,
+  'he_uniform': init.he_uniform,
+  'glorot_normal': init.glorot_normal,
+  'glorot_uniform': init.glorot_uniform,
+  'lecun_normal': init.lecun_normal,
+  'lecun_uniform': init.lecun_uniform,
 }
 _CONSTANT = {'zeros': 0.0, 'ones': 1.0}
 NAMES = tuple(sorted(_BY_NAME) + sorted(_CONSTANT) + ['normal'])

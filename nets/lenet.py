@@ -1,8 +1,9 @@
-"""The LeNet family: LeNet-5 (LeCun et al. 1998) and the "Caffe" LeNet the course assignment trained.
+"""The LeNet family: LeNet-5 (LeCun et al. 1998) and the "Caffe" LeNet the assignment trained.
 
 Both sow their feature maps into the 'intermediates' collection ('conv1', 'pool1', ...), so a
 finding can show what a layer sees (`apply(..., mutable=['intermediates'])`).
 """
+
 import flax.linen as nn
 import jax.numpy as jnp
 import numpy as np
@@ -12,10 +13,22 @@ from nets import conv_ops, initializers
 # LeNet-5's Table I: which S2 maps (rows of the paper's table) feed each C3 map. The first six
 # take 3 contiguous maps, the next six 4 contiguous, three take 4 discontinuous, the last all 6.
 C3_TABLE = (
-    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (4, 5, 0), (5, 0, 1),
-    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (3, 4, 5, 0), (4, 5, 0, 1), (5, 0, 1, 2),
-    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
-    (0, 1, 2, 3, 4, 5),
+  (0, 1, 2),
+  (1, 2, 3),
+  (2, 3, 4),
+  (3, 4, 5),
+  (4, 5, 0),
+  (5, 0, 1),
+  (0, 1, 2, 3),
+  (1, 2, 3, 4),
+  (2, 3, 4, 5),
+  (3, 4, 5, 0),
+  (4, 5, 0, 1),
+  (5, 0, 1, 2),
+  (0, 1, 3, 4),
+  (1, 2, 4, 5),
+  (0, 2, 3, 5),
+  (0, 1, 2, 3, 4, 5),
 )
 
 
@@ -29,6 +42,7 @@ class Subsampling(nn.Module):
 
   Two parameters per map (S2: 12, S4: 32); no overlap between blocks.
   """
+
   window: tuple = (2, 2)
 
   @nn.compact
@@ -38,7 +52,7 @@ class Subsampling(nn.Module):
     bias = self.param('bias', nn.initializers.zeros_init(), (c,))
     n, h, w, _ = x.shape
     kh, kw = self.window
-    blocks = x[:, :h - h % kh, :w - w % kw].reshape(n, h // kh, kh, w // kw, kw, c)
+    blocks = x[:, : h - h % kh, : w - w % kw].reshape(n, h // kh, kh, w // kw, kw, c)
     return blocks.sum(axis=(2, 4)) * scale + bias
 
 
@@ -49,6 +63,7 @@ class PartialConv(nn.Module):
   so the count is the paper's: C3 has 25 * 60 + 16 = 1,516. They are scattered into a dense
   kernel with zeros elsewhere and run as one convolution.
   """
+
   table: tuple
   kernel_size: tuple = (5, 5)
   kernel_init: nn.initializers.Initializer = nn.initializers.lecun_uniform()
@@ -75,6 +90,7 @@ class LeNet5(nn.Module):
   Euclidean RBF units (84 x 10, chosen by hand from 7x12 bitmaps) is a trained dense layer here,
   trained with the engine's softmax cross-entropy: 850 parameters, 60,850 in all.
   """
+
   num_classes: int = 10
   kernel_init: str = 'lecun_uniform'
   conv_impl: str = 'auto'
@@ -85,16 +101,22 @@ class LeNet5(nn.Module):
     kinit = initializers.get(self.kernel_init, 1.0)
     pad = [(max(0, (32 - d) // 2), max(0, 32 - d - (32 - d) // 2)) for d in x.shape[1:3]]
     x = jnp.pad(x, ((0, 0), *pad, (0, 0))) * 1.275 - 0.1
-    x = scaled_tanh(conv_ops.Conv(6, (5, 5), padding='VALID', kernel_init=kinit,
-                                  impl=self.conv_impl, name='C1')(x))
+    x = scaled_tanh(
+      conv_ops.Conv(6, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl, name='C1')(
+        x
+      )
+    )
     self.sow('intermediates', 'conv1', x)
     x = scaled_tanh(Subsampling(name='S2')(x))
     self.sow('intermediates', 'pool1', x)
     x = scaled_tanh(PartialConv(C3_TABLE, kernel_init=kinit, impl=self.conv_impl, name='C3')(x))
     self.sow('intermediates', 'conv2', x)
     x = scaled_tanh(Subsampling(name='S4')(x))
-    x = scaled_tanh(conv_ops.Conv(120, (5, 5), padding='VALID', kernel_init=kinit,
-                                  impl=self.conv_impl, name='C5')(x))
+    x = scaled_tanh(
+      conv_ops.Conv(
+        120, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl, name='C5'
+      )(x)
+    )
     x = x.reshape((x.shape[0], -1))
     x = scaled_tanh(nn.Dense(84, kernel_init=kinit, name='F6')(x))
     return nn.Dense(self.num_classes, kernel_init=kinit, name='output')(x)
@@ -106,6 +128,7 @@ class CaffeLeNet(nn.Module):
   As in Caffe's `examples/mnist/lenet_train_test.prototxt`: VALID convolutions, no nonlinearity
   after the convolutions, Xavier (Glorot-uniform) weights. 28x28 input gives 24, 12, 8, 4.
   """
+
   num_classes: int = 10
   kernel_init: str = 'glorot_uniform'
   conv_impl: str = 'auto'
@@ -119,8 +142,9 @@ class CaffeLeNet(nn.Module):
     dtype = jnp.dtype(self.dtype)
     pool_impl = conv_ops.default_impl('pool') if self.pool_impl == 'auto' else self.pool_impl
     for i, features in enumerate((20, 50), start=1):
-      x = conv_ops.Conv(features, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl,
-                         dtype=dtype)(x)
+      x = conv_ops.Conv(
+        features, (5, 5), padding='VALID', kernel_init=kinit, impl=self.conv_impl, dtype=dtype
+      )(x)
       self.sow('intermediates', f'conv{i}', x)
       x = conv_ops.max_pool_2x2(x, pool_impl)
       self.sow('intermediates', f'pool{i}', x)

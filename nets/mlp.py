@@ -1,4 +1,5 @@
 """Multi-layer perceptron on flattened inputs."""
+
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -13,6 +14,7 @@ class MLP(nn.Module):
   `hidden=()` is a linear model (logistic regression). `dropout=False` leaves the dropout
   layers out, for nets that never drop (the engine also skips masks when every rate is 0).
   """
+
   hidden: Sequence[int] = (100,)
   num_classes: int = 10
   activation: str = 'relu'

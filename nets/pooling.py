@@ -1,4 +1,5 @@
 """Pooling as a module, so a layer table (nets/summary.py) sees each pool with its window."""
+
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ class Pool(nn.Module):
   Average pooling divides by the full window (padding counts as zeros), as Caffe and the
   papers' tables do.
   """
+
   kind: str = 'max'
   window: Sequence[int] | None = (2, 2)
   strides: Sequence[int] | None = None
@@ -27,6 +29,5 @@ class Pool(nn.Module):
     if self.kind == 'max':
       return nn.max_pool(x, window, strides=strides, padding=self.padding)
     if self.kind == 'avg':
-      return nn.avg_pool(x, window, strides=strides, padding=self.padding,
-                         count_include_pad=True)
+      return nn.avg_pool(x, window, strides=strides, padding=self.padding, count_include_pad=True)
     raise ValueError(f"Pool kind must be 'max' or 'avg', got {self.kind!r}.")

@@ -1,4 +1,5 @@
 """ResNet-18 (He et al. 2016) with the ImageNet stem or the CIFAR stem."""
+
 from collections.abc import Sequence
 
 import flax.linen as nn
@@ -8,6 +9,7 @@ from nets.pooling import Pool
 
 class BasicBlock(nn.Module):
   """Two 3x3 convs with batch norm; a 1x1 projection shortcut when the shape changes."""
+
   features: int
   strides: int = 1
 
@@ -31,6 +33,7 @@ class ResNet(nn.Module):
   stem='cifar': conv 3x3/1 + batch norm + ReLU, no pool (32 -> 32), as for CIFAR-10 in
   the common re-implementations.
   """
+
   stage_sizes: Sequence[int] = (2, 2, 2, 2)
   num_classes: int = 1000
   stem: str = 'imagenet'

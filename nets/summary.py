@@ -9,6 +9,7 @@ output shape and its own parameters. From those, per layer:
     a pool reads its window per output unit (plus a bias, for LeNet-5's trainable subsampling);
   * receptive field and jump (input pixels between neighbouring outputs) along a plain stack.
 """
+
 import dataclasses
 import math
 
@@ -76,10 +77,16 @@ def _layer(module, out, variables) -> Layer:
     stride = _pair(stride) or (window if kind == 'pool' else (1, 1))
   else:
     window = stride = None
-  return Layer(path='/'.join(module.scope.path) or type(module).__name__, kind=kind, output_shape=tuple(out.shape[1:]),
-               params=_size(params), biases=_size(params.get('bias', {})),
-               kernel=0 if kernel is None else math.prod(kernel.shape), window=window,
-               stride=stride)
+  return Layer(
+    path='/'.join(module.scope.path) or type(module).__name__,
+    kind=kind,
+    output_shape=tuple(out.shape[1:]),
+    params=_size(params),
+    biases=_size(params.get('bias', {})),
+    kernel=0 if kernel is None else math.prod(kernel.shape),
+    window=window,
+    stride=stride,
+  )
 
 
 def layers(model: nn.Module, input_shape, train: bool | None = False) -> list[Layer]:
@@ -126,9 +133,12 @@ def output_shape(model: nn.Module, input_shape, train: bool | None = False) -> t
 
 
 def totals(table) -> dict:
-  return {'params': sum(r.params for r in table), 'macs': sum(r.macs for r in table),
-          'connections': sum(r.connections for r in table),
-          'activations': sum(r.activations for r in table if r.kind != 'other')}
+  return {
+    'params': sum(r.params for r in table),
+    'macs': sum(r.macs for r in table),
+    'connections': sum(r.connections for r in table),
+    'activations': sum(r.activations for r in table if r.kind != 'other'),
+  }
 
 
 def receptive_fields(stack):

@@ -1,4 +1,5 @@
 """VGG (Simonyan & Zisserman 2015), configurations A, A-LRN, B, C, D (VGG-16) and E (VGG-19)."""
+
 import flax.linen as nn
 
 from nets.dropout import Dropout
@@ -8,13 +9,18 @@ from nets.pooling import Pool
 # Table 1 of the paper, one tuple per stage (each stage ends in a 2x2 max-pool). An int is a 3x3
 # conv of that width; ('1x1', w) is C's 1x1 conv; 'LRN' is A-LRN's normalization.
 CONFIGURATIONS = {
-    'A': ((64,), (128,), (256, 256), (512, 512), (512, 512)),
-    'A-LRN': ((64, 'LRN'), (128,), (256, 256), (512, 512), (512, 512)),
-    'B': ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
-    'C': ((64, 64), (128, 128), (256, 256, ('1x1', 256)), (512, 512, ('1x1', 512)),
-          (512, 512, ('1x1', 512))),
-    'D': ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
-    'E': ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
+  'A': ((64,), (128,), (256, 256), (512, 512), (512, 512)),
+  'A-LRN': ((64, 'LRN'), (128,), (256, 256), (512, 512), (512, 512)),
+  'B': ((64, 64), (128, 128), (256, 256), (512, 512), (512, 512)),
+  'C': (
+    (64, 64),
+    (128, 128),
+    (256, 256, ('1x1', 256)),
+    (512, 512, ('1x1', 512)),
+    (512, 512, ('1x1', 512)),
+  ),
+  'D': ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
+  'E': ((64, 64), (128, 128), (256,) * 4, (512,) * 4, (512,) * 4),
 }
 
 
@@ -24,6 +30,7 @@ class VGG(nn.Module):
   Dropout (the rate given at call time; the paper used 0.5) follows the two hidden FC layers.
   224x224x3 input; D has 138,357,544 parameters with 1000 classes.
   """
+
   configuration: str = 'D'
   num_classes: int = 1000
   hidden: int = 4096
@@ -31,8 +38,9 @@ class VGG(nn.Module):
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
     if self.configuration not in CONFIGURATIONS:
-      raise ValueError(f'Unknown VGG configuration {self.configuration!r}; known: '
-                       f'{", ".join(CONFIGURATIONS)}.')
+      raise ValueError(
+        f'Unknown VGG configuration {self.configuration!r}; known: {", ".join(CONFIGURATIONS)}.'
+      )
     for stage in CONFIGURATIONS[self.configuration]:
       for layer in stage:
         if layer == 'LRN':

@@ -3,6 +3,7 @@
 No timing is asserted here (speed lives in `python -m bench`); these check what the suite runs
 and how it reads its numbers.
 """
+
 import numpy as np
 
 from bench import run
@@ -37,16 +38,20 @@ def _row(name, ratio, peer='torch f32', compile_s=1.0):
 
 
 def test_targets_are_judged_against_the_issue_goals():
-  rows = [_row('1. MLP', 4.2), _row('2. CNN f32', 1.1), _row('2. CNN bf16', 1.6),
-          _row('2. CNN best vs bf16', 0.9, peer='torch bf16 autocast'),
-          {'workload': '3. sweep', 'ratio': 1.2, 'peer': 'torch f32 loop'},
-          _row('4. LeNet', 1.3, compile_s=12.0)]
+  rows = [
+    _row('1. MLP', 4.2),
+    _row('2. CNN f32', 1.1),
+    _row('2. CNN bf16', 1.6),
+    _row('2. CNN best vs bf16', 0.9, peer='torch bf16 autocast'),
+    {'workload': '3. sweep', 'ratio': 1.2, 'peer': 'torch f32 loop'},
+    _row('4. LeNet', 1.3, compile_s=12.0),
+  ]
   met = {t['target']: t['met'] for t in run.targets(rows)}
   assert met == {
-      'MLP epoch vs torch f32': True,
-      'CNN step f32 vs torch f32': True,
-      'CNN step, fastest setting vs torch f32': True,
-      'CNN step, fastest vs torch autocast bf16': False,
-      '10-point sweep end to end vs torch loop': False,
-      'slowest compile (s)': False,
+    'MLP epoch vs torch f32': True,
+    'CNN step f32 vs torch f32': True,
+    'CNN step, fastest setting vs torch f32': True,
+    'CNN step, fastest vs torch autocast bf16': False,
+    '10-point sweep end to end vs torch loop': False,
+    'slowest compile (s)': False,
   }

@@ -22,23 +22,50 @@ def shared_datasets() -> str:
 def mnist_small(shared_datasets):
   """A small, fixed slice of real MNIST, shared by the engine tests."""
   import data
-  return data.load('mnist', data_dir=shared_datasets, validation_size=256, train_subset=1024,
-                   test_subset=512, download=False)
+
+  return data.load(
+    'mnist',
+    data_dir=shared_datasets,
+    validation_size=256,
+    train_subset=1024,
+    test_subset=512,
+    download=False,
+  )
 
 
 def tiny_config(**sweep):
   """An MLP config small enough to compile and train in about a second."""
   import ml_collections
+
   c = ml_collections.ConfigDict()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='mnist', data_dir='', validation_size=256, train_subset=1024, test_subset=512,
-      split_seed=0, download=False, allow_standin=False))
-  c.model = ml_collections.ConfigDict(dict(
-      name='mlp', hidden=(32,), num_classes=10, activation='relu', kernel_init='glorot_uniform',
-      init_scale=1.0, batch_norm=False, dropout_rate=0.0))
+  c.dataset = ml_collections.ConfigDict(
+    dict(
+      name='mnist',
+      data_dir='',
+      validation_size=256,
+      train_subset=1024,
+      test_subset=512,
+      split_seed=0,
+      download=False,
+      allow_standin=False,
+    )
+  )
+  c.model = ml_collections.ConfigDict(
+    dict(
+      name='mlp',
+      hidden=(32,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_rate=0.0,
+    )
+  )
   c.optimizer = ml_collections.ConfigDict(dict(name='adam', learning_rate=1e-3))
-  c.train = ml_collections.ConfigDict(dict(
-      epochs=2, batch_size=64, eval_batch_size=256, eval_train_size=512, steps_per_call=-1))
+  c.train = ml_collections.ConfigDict(
+    dict(epochs=2, batch_size=64, eval_batch_size=256, eval_train_size=512, steps_per_call=-1)
+  )
   c.sweep = ml_collections.ConfigDict()
   c.sweep.model = ml_collections.ConfigDict(dict(dropout_rate=(0.0, 0.5)))
   for key, values in sweep.items():
@@ -56,8 +83,11 @@ def tiny_config(**sweep):
 def train_group(group, config, device_data, group_dir, **kw):
   """`loop.train_group` on the plan `config` gives `group` (config changes after grouping count)."""
   from engine import loop, plan, sweep
-  group = sweep.Group(group.index, group.points, group.seeds,
-                      sweep.apply_point(config, group.points[0]))
+
+  group = sweep.Group(
+    group.index, group.points, group.seeds, sweep.apply_point(config, group.points[0])
+  )
   n = int(device_data['train'][1].shape[0])
-  return loop.train_group(group, plan.resolve(group, n, probe=kw.get('probe') is not None),
-                          device_data, group_dir, **kw)
+  return loop.train_group(
+    group, plan.resolve(group, n, probe=kw.get('probe') is not None), device_data, group_dir, **kw
+  )

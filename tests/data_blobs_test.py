@@ -1,4 +1,5 @@
 """Three gaussian blobs: the classic make_blobs sample, the same for the same seed."""
+
 import numpy as np
 import pytest
 

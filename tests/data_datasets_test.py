@@ -18,8 +18,7 @@ from data.errors import DataError, DataNotFoundError
 from data.idx import read_idx, write_idx
 
 # From shared/datasets/README.md.
-MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
-                      5949]
+MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 DEBIAN_FASHION_DIR = sources.DEBIAN_DIRS['fashion_mnist']
 REAL_FETCH = download.fetch
@@ -49,10 +48,14 @@ def _write_fake_mnist(directory, num_train=50, num_test=20, value=7, gz=True):
   os.makedirs(directory, exist_ok=True)
   suffix = '.gz' if gz else ''
   for prefix, n in (('train', num_train), ('t10k', num_test)):
-    write_idx(os.path.join(directory, f'{prefix}-images-idx3-ubyte{suffix}'),
-              np.full((n, 28, 28), value, np.uint8))
-    write_idx(os.path.join(directory, f'{prefix}-labels-idx1-ubyte{suffix}'),
-              (np.arange(n) % 10).astype(np.uint8))
+    write_idx(
+      os.path.join(directory, f'{prefix}-images-idx3-ubyte{suffix}'),
+      np.full((n, 28, 28), value, np.uint8),
+    )
+    write_idx(
+      os.path.join(directory, f'{prefix}-labels-idx1-ubyte{suffix}'),
+      (np.arange(n) % 10).astype(np.uint8),
+    )
   return str(directory)
 
 
@@ -80,17 +83,15 @@ def test_mnist_label_counts_match_readme(mnist_env):
 
 def test_validation_is_the_seeded_permutations_head(mnist_env):
   ds = data.load('mnist', validation_size=1000, seed=3, test_subset=10)
-  labels = read_idx(os.path.join(mnist_env, 'mnist',
-                                 'train-labels-idx1-ubyte.gz'))
-  images = read_idx(os.path.join(mnist_env, 'mnist',
-                                 'train-images-idx3-ubyte.gz'))
+  labels = read_idx(os.path.join(mnist_env, 'mnist', 'train-labels-idx1-ubyte.gz'))
+  images = read_idx(os.path.join(mnist_env, 'mnist', 'train-images-idx3-ubyte.gz'))
   permutation = np.random.default_rng(3).permutation(60000)
   np.testing.assert_array_equal(ds.val_y, labels[permutation[:1000]])
   np.testing.assert_array_equal(ds.train_y, labels[permutation[1000:]])
-  np.testing.assert_array_equal(np.round(ds.val_x[..., 0] * 255),
-                                images[permutation[:1000]])
-  np.testing.assert_array_equal(np.round(ds.train_x[:2000, ..., 0] * 255),
-                                images[permutation[1000:3000]])
+  np.testing.assert_array_equal(np.round(ds.val_x[..., 0] * 255), images[permutation[:1000]])
+  np.testing.assert_array_equal(
+    np.round(ds.train_x[:2000, ..., 0] * 255), images[permutation[1000:3000]]
+  )
 
 
 def test_validation_split_is_deterministic_per_seed(mnist_env):
@@ -103,8 +104,7 @@ def test_validation_split_is_deterministic_per_seed(mnist_env):
   assert not np.array_equal(first.val_x, other.val_x)
 
 
-def test_subsets_are_deterministic_stratified_and_drawn_from_the_split(
-    mnist_env):
+def test_subsets_are_deterministic_stratified_and_drawn_from_the_split(mnist_env):
   full = data.load('mnist', seed=0)
   sub = data.load('mnist', train_subset=1000, test_subset=500, seed=0)
   again = data.load('mnist', train_subset=1000, test_subset=500, seed=0)
@@ -145,8 +145,7 @@ def test_incomplete_dataset_dir_names_the_missing_file(tmp_path):
 
 def test_mismatched_files_are_reported(tmp_path):
   directory = _write_fake_mnist(tmp_path / 'mnist')
-  write_idx(os.path.join(directory, 'train-labels-idx1-ubyte.gz'),
-            np.zeros(49, np.uint8))
+  write_idx(os.path.join(directory, 'train-labels-idx1-ubyte.gz'), np.zeros(49, np.uint8))
   with pytest.raises(DataError, match='50 images but 49 labels'):
     data.load('mnist', data_dir=str(tmp_path), download=False)
 
@@ -157,18 +156,21 @@ def test_missing_dataset_says_where_it_looked_and_how_to_provide_it(tmp_path):
     data.load('mnist', data_dir=str(tmp_path), download=False)
   assert time.monotonic() - start < 1.0
   message = str(error.value)
-  for expected in (str(tmp_path), 'JAX_FINDINGS_DATA (not set)',
-                   str(tmp_path / 'tfds'), str(tmp_path / 'cache' / 'mnist'),
-                   'mnist/train-images-idx3-ubyte.gz',
-                   'mnist/t10k-labels-idx1-ubyte.gz'):
+  for expected in (
+    str(tmp_path),
+    'JAX_FINDINGS_DATA (not set)',
+    str(tmp_path / 'tfds'),
+    str(tmp_path / 'cache' / 'mnist'),
+    'mnist/train-images-idx3-ubyte.gz',
+    'mnist/t10k-labels-idx1-ubyte.gz',
+  ):
     assert expected in message
   assert '\n' not in message
 
 
 def test_missing_fashion_mnist_suggests_the_debian_package(monkeypatch):
   monkeypatch.setitem(sources.DEBIAN_DIRS, 'fashion_mnist', '/nonexistent')
-  with pytest.raises(DataNotFoundError,
-                     match='apt-get install dataset-fashion-mnist'):
+  with pytest.raises(DataNotFoundError, match='apt-get install dataset-fashion-mnist'):
     data.load('fashion_mnist', download=False)
 
 
@@ -177,9 +179,9 @@ def test_unknown_name_lists_known_names():
     data.load('cifar10')
 
 
-@pytest.mark.parametrize('kwargs', [dict(validation_size=-1),
-                                    dict(train_subset=0),
-                                    dict(test_subset=2.5)])
+@pytest.mark.parametrize(
+  'kwargs', [dict(validation_size=-1), dict(train_subset=0), dict(test_subset=2.5)]
+)
 def test_bad_sizes_are_rejected(kwargs):
   with pytest.raises(DataError, match='not a valid size'):
     data.load('digits', **kwargs)
@@ -228,8 +230,9 @@ def test_digits_validation_is_capped_with_a_warning(caplog):
   assert 'validation_size=5000' in caplog.text
 
 
-@pytest.mark.skipif(not os.path.isdir(DEBIAN_FASHION_DIR),
-                    reason='Debian package dataset-fashion-mnist not installed')
+@pytest.mark.skipif(
+  not os.path.isdir(DEBIAN_FASHION_DIR), reason='Debian package dataset-fashion-mnist not installed'
+)
 def test_fashion_mnist_found_on_debian_path_when_env_lacks_it(mnist_env):
   ds = data.load('fashion_mnist')
   assert DEBIAN_FASHION_DIR in ds.source
@@ -251,24 +254,22 @@ class _FakeDataSource:
 
 
 def _fake_records(n, value):
-  return [{'image': np.full((28, 28, 1), value, np.uint8), 'label': i % 10}
-          for i in range(n)]
+  return [{'image': np.full((28, 28, 1), value, np.uint8), 'label': i % 10} for i in range(n)]
 
 
 def test_prepared_tfds_dataset_is_read(monkeypatch, tmp_path):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+
   calls = []
 
   def data_source(name, *, split, data_dir, download):
     calls.append((name, split, data_dir, download))
-    return [_FakeDataSource(_fake_records(30, 9)),
-            _FakeDataSource(_fake_records(10, 9))]
+    return [_FakeDataSource(_fake_records(30, 9)), _FakeDataSource(_fake_records(10, 9))]
 
   os.makedirs(tmp_path / 'tfds' / 'fashion_mnist')
   monkeypatch.setattr(tfds, 'data_source', data_source)
   ds = data.load('fashion_mnist', validation_size=5)
-  assert calls == [('fashion_mnist', ['train', 'test'], str(tmp_path / 'tfds'),
-                    False)]
+  assert calls == [('fashion_mnist', ['train', 'test'], str(tmp_path / 'tfds'), False)]
   assert ds.source.startswith('TFDS prepared dataset')
   assert (len(ds.train_x), len(ds.test_x)) == (25, 10)
   assert np.all(ds.test_x == np.float32(9 / 255))
@@ -314,8 +315,7 @@ def _cache_listing(tmp_path):
 def test_download_fills_the_cache_once(fake_server, tmp_path):
   _, fetched = fake_server
   ds = data.load('mnist', validation_size=5)
-  assert 'downloaded from https://storage.googleapis.com/cvdf-datasets/mnist/' \
-      in ds.source
+  assert 'downloaded from https://storage.googleapis.com/cvdf-datasets/mnist/' in ds.source
   assert np.all(ds.train_x == np.float32(3 / 255))
   assert len(fetched) == 4
   assert all(url.startswith(download.BASE_URLS['mnist']) for url in fetched)
@@ -360,7 +360,6 @@ def test_real_fetch_copies_a_url(tmp_path):
 
 def test_checksums_cover_the_standard_files():
   for name in sources.NAMES:
-    assert sorted(download.SHA256[name]) == sorted(
-        f + '.gz' for f in sources.IDX_FILES)
+    assert sorted(download.SHA256[name]) == sorted(f + '.gz' for f in sources.IDX_FILES)
     for digest in download.SHA256[name].values():
       assert len(digest) == 64 and int(digest, 16) >= 0

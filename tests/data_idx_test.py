@@ -27,8 +27,7 @@ def test_round_trip(tmp_path, dtype, suffix):
 def test_writes_standard_big_endian_layout(tmp_path):
   path = tmp_path / 'a.idx'
   write_idx(path, np.array([[1, -2, 258]], np.int16))
-  assert path.read_bytes() == bytes(
-      [0, 0, 0x0B, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 1, 0xFF, 0xFE, 1, 2])
+  assert path.read_bytes() == bytes([0, 0, 0x0B, 2, 0, 0, 0, 1, 0, 0, 0, 3, 0, 1, 0xFF, 0xFE, 1, 2])
 
 
 def test_gz_suffix_means_gzip(tmp_path):
@@ -100,7 +99,7 @@ def test_trailing_bytes_inside_gzip(tmp_path):
 
 def test_truncated_gzip(tmp_path):
   payload = gzip.compress(np.arange(5000).astype('>u2').tobytes())
-  message = _read_error(tmp_path, payload[:len(payload) // 2], 'bad.idx.gz')
+  message = _read_error(tmp_path, payload[: len(payload) // 2], 'bad.idx.gz')
   assert 'gzip' in message
 
 

@@ -1,4 +1,5 @@
 """A person's own digit images become MNIST-like 28x28 inputs."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -30,8 +31,9 @@ def test_digit_is_light_on_dark_boxed_and_centred(dark_on_light):
 def test_files_round_trip_and_bad_files_get_a_clear_message(tmp_path):
   path = tmp_path / 'digit.png'
   Image.fromarray((255 * _bar_image()).astype(np.uint8)).save(path)
-  np.testing.assert_allclose(own_images.load(str(path)), own_images.to_mnist(_bar_image()),
-                             atol=1e-2)
+  np.testing.assert_allclose(
+    own_images.load(str(path)), own_images.to_mnist(_bar_image()), atol=1e-2
+  )
   Image.new('L', (40, 40), 255).save(tmp_path / 'blank.png')
   with pytest.raises(DataError, match='no digit found'):
     own_images.load(str(tmp_path / 'blank.png'))

@@ -1,4 +1,5 @@
 """The generated 2-D problems: deterministic, balanced, the playground's geometry, gates."""
+
 import numpy as np
 import pytest
 
@@ -45,8 +46,9 @@ def test_noise_flips_circle_labels_near_the_boundary():
 
 
 def test_split_sizes_follow_the_fraction_and_subsets():
-  d = data.load('spiral', num_samples=100, train_fraction=0.8, validation_size=7,
-                train_subset=30, test_subset=5)
+  d = data.load(
+    'spiral', num_samples=100, train_fraction=0.8, validation_size=7, train_subset=30, test_subset=5
+  )
   assert (len(d.train_y), len(d.val_y), len(d.test_y)) == (30, 7, 5)
 
 
@@ -58,11 +60,14 @@ def test_gates_hold_their_truth_table_in_every_split():
   np.testing.assert_array_equal(data.load('or_gate').val_y, [0, 1, 1, 1])
 
 
-@pytest.mark.parametrize('kw,match', [
+@pytest.mark.parametrize(
+  'kw,match',
+  [
     (dict(noise=0.9), 'noise'),
     (dict(num_samples=3), 'fewer than 2'),
     (dict(train_fraction=1.0), 'fewer than 2'),
-])
+  ],
+)
 def test_bad_generator_settings_are_refused(kw, match):
   with pytest.raises(data.DataError, match=match):
     data.load('circle', validation_size=10, **kw)

@@ -1,4 +1,5 @@
 """Early stopping: GL and patience on known curves; the loop keeps and evaluates best weights."""
+
 import ml_collections
 import numpy as np
 import pytest
@@ -13,12 +14,15 @@ CURVE = np.array([1.0, 0.8, 0.9, 0.7, 0.75, 0.8, 1.2, 0.6])
 
 def test_generalization_loss_is_prechelts_percentage():
   gl = es.generalization_loss(CURVE)
-  np.testing.assert_allclose(gl, [0, 0, 12.5, 0, 100 * (0.75 / 0.7 - 1), 100 * (0.8 / 0.7 - 1),
-                                  100 * (1.2 / 0.7 - 1), 0])
+  np.testing.assert_allclose(
+    gl, [0, 0, 12.5, 0, 100 * (0.75 / 0.7 - 1), 100 * (0.8 / 0.7 - 1), 100 * (1.2 / 0.7 - 1), 0]
+  )
   np.testing.assert_array_equal(es.generalization_loss([0.0, 0.0, 0.1]), [0, 0, np.inf])
 
 
-@pytest.mark.parametrize('rule,kw,stop,best', [
+@pytest.mark.parametrize(
+  'rule,kw,stop,best',
+  [
     ('gl', dict(threshold=10.0), 3, 2),  # 12.5 > 10 at epoch 3; best up to it: epoch 2
     ('gl', dict(threshold=13.0), 6, 4),  # 14.3 at epoch 6
     ('gl', dict(threshold=71.0), 7, 4),
@@ -27,7 +31,8 @@ def test_generalization_loss_is_prechelts_percentage():
     ('patience', dict(patience=1), 3, 2),
     ('patience', dict(patience=2), 6, 4),
     ('patience', dict(patience=4), 0, 8),
-])
+  ],
+)
 def test_stop_and_best_epochs(rule, kw, stop, best):
   stops = es.stop_epochs(CURVE, rule=rule, **kw)
   assert int(stops) == stop
@@ -48,12 +53,15 @@ def test_val_error_metric_is_one_minus_accuracy():
   np.testing.assert_allclose(es.validation_errors(hist, 'val_loss'), [2.0, 1.0])
 
 
-@pytest.mark.parametrize('cfg,message', [
+@pytest.mark.parametrize(
+  'cfg,message',
+  [
     (dict(rule='prechelt'), 'is not a rule'),
     (dict(rule='gl', metric='test_loss'), 'is not a validation error'),
     (dict(rule='gl', threshold=-1.0), 'at least 0'),
     (dict(rule='gl', thresold=5.0), 'Unknown early_stopping key'),
-])
+  ],
+)
 def test_bad_configs_are_user_errors(cfg, message):
   with pytest.raises(UserError, match=message):
     es.from_config(ml_collections.ConfigDict(cfg))
@@ -68,8 +76,9 @@ def _config(**stopping):
   c = tiny_config(**{'optimizer.learning_rate': (1e-2, 3e-2)})
   c.sweep.model.dropout_rate = (0.0,)
   c.train.epochs = 8
-  c.early_stopping = ml_collections.ConfigDict(dict(
-      rule='gl', metric='val_loss', threshold=0.0, patience=0, keep_best=True, stop_group=False))
+  c.early_stopping = ml_collections.ConfigDict(
+    dict(rule='gl', metric='val_loss', threshold=0.0, patience=0, keep_best=True, stop_group=False)
+  )
   c.early_stopping.update(stopping)
   return c
 
@@ -90,9 +99,9 @@ def test_the_loop_keeps_and_evaluates_each_models_best_weights(full):
   assert len(full) == 4
   for r in full:
     h, e = r['history'], r['early_stopping']
-    stops, = es.stop_epochs(np.array(h['val_loss'])[:, None], rule='gl', threshold=0.0)
+    (stops,) = es.stop_epochs(np.array(h['val_loss'])[:, None], rule='gl', threshold=0.0)
     assert e['stop_epoch'] == (int(stops) or None)
-    assert e['best_epoch'] == int(np.argmin(h['val_loss'][:e['stop_epoch']])) + 1
+    assert e['best_epoch'] == int(np.argmin(h['val_loss'][: e['stop_epoch']])) + 1
     for k in ('val_loss', 'test_loss', 'test_accuracy', 'train_accuracy'):
       assert e['best'][k] == pytest.approx(h[k][e['best_epoch'] - 1], rel=1e-6), k
   # The test is not vacuous: some model stopped, and its kept weights are not its last ones.

@@ -1,4 +1,5 @@
 """The finding contract: what load accepts, and the error for each way a file breaks it."""
+
 import textwrap
 
 import pytest
@@ -45,17 +46,28 @@ def test_a_good_file_loads_with_its_hooks_and_variants(tmp_path):
   assert f.config().n == 5 and f.config('quick').n == 2
 
 
-@pytest.mark.parametrize('text,message', [
+@pytest.mark.parametrize(
+  'text,message',
+  [
     (_GOOD.replace('def verdict(results)', 'def judge(results)'), 'defines no `verdict`'),
-    (_GOOD.replace('def get_config(variant=None)', 'def make(variant=None)'),
-     'defines no `get_config`'),
-    (_GOOD + '\ndef analyse(results, workdir):\n  return {}\n', 'one letter away from the hook `analyze`'),
+    (
+      _GOOD.replace('def get_config(variant=None)', 'def make(variant=None)'),
+      'defines no `get_config`',
+    ),
+    (
+      _GOOD + '\ndef analyse(results, workdir):\n  return {}\n',
+      'one letter away from the hook `analyze`',
+    ),
     (_GOOD + '\ndef prbe(model, state, images, labels):\n  return {}\n', 'hook `probe`'),
-    (_GOOD.replace('def plot(results, workdir)', 'def plot(results)'), 'does not take the arguments'),
+    (
+      _GOOD.replace('def plot(results, workdir)', 'def plot(results)'),
+      'does not take the arguments',
+    ),
     (_GOOD.replace('def get_config(variant=None)', 'def get_config()'), 'takes no variant'),
     (_GOOD + '\nraise RuntimeError("boom")\n', 'raised RuntimeError: boom'),
     (_GOOD + '\ndef (:\n', 'is not valid Python'),
-])
+  ],
+)
 def test_each_broken_file_is_one_error_naming_the_fix(tmp_path, text, message):
   with pytest.raises(UserError, match=message.replace('(', r'\(').replace(')', r'\)')):
     finding.load_file(_write(tmp_path, text))
@@ -85,10 +97,20 @@ def test_get_config_must_return_a_config_dict(tmp_path):
     f.config()
 
 
-@pytest.mark.parametrize('a,b,close', [
-    ('analyse', 'analyze', True), ('plto', 'plot', True), ('plots', 'plot', True),
-    ('measur', 'measure', True), ('verdicts', 'verdict', True), ('plan', 'plot', False),
-    ('prob', 'probe', True), ('analysis', 'analyze', False), ('plot', 'plot', False)])
+@pytest.mark.parametrize(
+  'a,b,close',
+  [
+    ('analyse', 'analyze', True),
+    ('plto', 'plot', True),
+    ('plots', 'plot', True),
+    ('measur', 'measure', True),
+    ('verdicts', 'verdict', True),
+    ('plan', 'plot', False),
+    ('prob', 'probe', True),
+    ('analysis', 'analyze', False),
+    ('plot', 'plot', False),
+  ],
+)
 def test_one_edit_apart(a, b, close):
   assert finding._one_edit_apart(a, b) is close
 

@@ -1,4 +1,5 @@
 """The group loop: vmapped sweeps equal points trained alone; resume equals uninterrupted; NaN."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -42,8 +43,7 @@ def test_vmapped_sweep_equals_each_point_trained_alone(mnist_small, tmp_path):
       single.sweep = {}
       single.seeds, single.seed = 1, c.seed + s
       g = sweep.Group(0, (p,), (c.seed + s,), sweep.apply_point(single, p))
-      [rec] = train_group(g, single, dev, str(tmp_path / f'{sweep.label(p)}-{s}'),
-                               progress=False)
+      [rec] = train_group(g, single, dev, str(tmp_path / f'{sweep.label(p)}-{s}'), progress=False)
       alone[(rec['label'], rec['seed'])] = rec
   assert set(alone) == set(together)
   _assert_same(together, alone, n_eval=256)
@@ -57,8 +57,9 @@ class _Killed(Exception):
 
 
 @pytest.mark.parametrize('chunk,saves', [(1, [10, 16, 26]), (5, [5, 10, 15, 16, 21, 26])])
-def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, tmp_path,
-                                                                  monkeypatch, chunk, saves):
+def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(
+  mnist_small, tmp_path, monkeypatch, chunk, saves
+):
   c = tiny_config()
   c.train.epochs = 3
   c.train.steps_per_call = chunk
@@ -82,8 +83,7 @@ def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(mnist_small, 
   monkeypatch.setattr(checkpoints, 'save', real_save)
   assert saved == saves
   logs = []
-  resumed = train_group(group, c, dev, str(tmp_path / 'killed'), progress=False,
-                             log=logs.append)
+  resumed = train_group(group, c, dev, str(tmp_path / 'killed'), progress=False, log=logs.append)
   assert any('resuming from checkpoint at epoch 1, step 10' in m for m in logs)
   _assert_same(_by_key(straight), _by_key(resumed), n_eval=256, exact=True)
 
@@ -101,11 +101,12 @@ def test_a_diverging_point_is_recorded_and_the_others_go_on(mnist_small, tmp_pat
   assert by_lr[0.1]['final']['test_accuracy'] > 0.5
 
 
-@pytest.mark.parametrize('chunk,calls_before,position', [(1, 13, 'epoch 0, step 13'),
-                                                          (5, 5, 'epoch 1, step 5')])
-def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp_path,
-                                                                monkeypatch, chunk, calls_before,
-                                                                position):
+@pytest.mark.parametrize(
+  'chunk,calls_before,position', [(1, 13, 'epoch 0, step 13'), (5, 5, 'epoch 1, step 5')]
+)
+def test_ctrl_c_between_progress_syncs_saves_the_exact_position(
+  mnist_small, tmp_path, monkeypatch, chunk, calls_before, position
+):
   """Interrupted after `calls_before` calls of the step program: one step each, or 5 (16/epoch)."""
   c = tiny_config()
   c.train.steps_per_call = chunk
@@ -124,7 +125,9 @@ def test_ctrl_c_between_progress_syncs_saves_the_exact_position(mnist_small, tmp
         if len(calls) == calls_before + 1:
           raise KeyboardInterrupt
         return fn(*a)
+
       return call
+
     return progs._replace(step=interrupt_after(progs.step), steps=interrupt_after(progs.steps))
 
   monkeypatch.setattr(loop, 'programs', interrupting_programs)
@@ -154,13 +157,16 @@ def test_a_whole_epoch_per_call_equals_one_step_per_call(mnist_small, tmp_path):
 def test_a_probe_measures_each_model_at_each_epoch_end(mnist_small, tmp_path):
   def probe(model, state, images, labels):
     del model, images
-    return {'first_bias_norm': jnp.linalg.norm(state.params['Dense_0']['bias']),
-            'label_count': jnp.asarray(labels.shape[0], jnp.float32)}
+    return {
+      'first_bias_norm': jnp.linalg.norm(state.params['Dense_0']['bias']),
+      'label_count': jnp.asarray(labels.shape[0], jnp.float32),
+    }
 
   c = tiny_config()
   [group] = sweep.groups(c)
-  records = train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False,
-                             probe=probe)
+  records = train_group(
+    group, c, _device(mnist_small, c), str(tmp_path), progress=False, probe=probe
+  )
   for r in records:
     norms = r['history']['first_bias_norm']
     assert len(norms) == 2 and norms[0] > 0 and norms[1] != norms[0]
@@ -170,11 +176,23 @@ def test_a_probe_measures_each_model_at_each_epoch_end(mnist_small, tmp_path):
 def _toy_config(**train):
   """A 2-D circle problem small enough to compile and train in a second or two."""
   import ml_collections
+
   c = tiny_config()
-  c.dataset = ml_collections.ConfigDict(dict(
-      name='circle', num_samples=200, noise=0.0, train_fraction=0.5, validation_size=20,
-      data_dir='', train_subset=0, test_subset=0, split_seed=0, download=False,
-      allow_standin=False))
+  c.dataset = ml_collections.ConfigDict(
+    dict(
+      name='circle',
+      num_samples=200,
+      noise=0.0,
+      train_fraction=0.5,
+      validation_size=20,
+      data_dir='',
+      train_subset=0,
+      test_subset=0,
+      split_seed=0,
+      download=False,
+      allow_standin=False,
+    )
+  )
   c.model.update(dict(hidden=(4,), num_classes=2, dropout=False))
   c.train.update(dict(epochs=2, batch_size=10, eval_batch_size=100, eval_train_size=0))
   c.train.update(train)
@@ -184,6 +202,7 @@ def _toy_config(**train):
 
 def _toy_device(c):
   from engine import run
+
   return _device(run.load_dataset(c), c)
 
 
@@ -197,10 +216,14 @@ def test_passes_per_epoch_train_like_that_many_epochs(tmp_path):
   for ra, rb in zip(a, b):
     assert len(rb['history']['test_loss']) == 1
     for metric in ('train_loss', 'val_loss', 'test_loss', 'test_accuracy'):
-      np.testing.assert_allclose(ra['history'][metric][-1], rb['final'][metric], rtol=1e-5,
-                                 atol=1e-6, err_msg=metric)
-    np.testing.assert_allclose(np.mean(ra['history']['train_running_accuracy']),
-                               rb['final']['train_running_accuracy'], rtol=1e-6)
+      np.testing.assert_allclose(
+        ra['history'][metric][-1], rb['final'][metric], rtol=1e-5, atol=1e-6, err_msg=metric
+      )
+    np.testing.assert_allclose(
+      np.mean(ra['history']['train_running_accuracy']),
+      rb['final']['train_running_accuracy'],
+      rtol=1e-6,
+    )
   assert len({r['final']['test_loss'] for r in a}) == 2  # the seeds really differ
 
 
@@ -212,7 +235,7 @@ def test_sorted_by_label_order_walks_each_pass_class_by_class():
   assert sorted_.shape == shuffled.shape == (3, 40)  # 2 passes of 4 full batches of 5
   for model in range(3):
     for p in range(2):
-      walk, mixed = sorted_[model, 20 * p:20 * (p + 1)], shuffled[model, 20 * p:20 * (p + 1)]
+      walk, mixed = sorted_[model, 20 * p : 20 * (p + 1)], shuffled[model, 20 * p : 20 * (p + 1)]
       assert len(set(walk)) == 20 and set(walk) <= set(range(23))
       assert (np.diff(np.asarray(labels)[walk]) >= 0).all()
       assert (np.diff(np.asarray(labels)[mixed]) < 0).any()
@@ -221,6 +244,7 @@ def test_sorted_by_label_order_walks_each_pass_class_by_class():
 
 def test_a_bad_order_or_pass_count_is_refused():
   from engine.errors import UserError
+
   with pytest.raises(UserError, match='sorted_by_label'):
     plan.train_options(_toy_config(order='by_label'))
   with pytest.raises(UserError, match='passes_per_epoch'):
@@ -237,8 +261,9 @@ def test_probe_every_steps_records_a_trace_that_survives_a_kill(tmp_path, monkey
   c = _toy_config(probe_every_steps=3, steps_per_call=chunk)
   dev = _toy_device(c)
   [group] = sweep.groups(c)
-  straight = train_group(group, c, dev, str(tmp_path / 'straight'), progress=False,
-                              log=lambda m: None, probe=_step_probe)
+  straight = train_group(
+    group, c, dev, str(tmp_path / 'straight'), progress=False, log=lambda m: None, probe=_step_probe
+  )
   for r in straight:
     assert r['trace']['step'] == [3, 6, 9, 13, 16, 19]  # 10 steps per epoch
     assert r['trace']['seen_step'] == [float(s) for s in r['trace']['step']]
@@ -254,16 +279,19 @@ def test_probe_every_steps_records_a_trace_that_survives_a_kill(tmp_path, monkey
 
   monkeypatch.setattr(checkpoints, 'save', save_then_die)
   with pytest.raises(_Killed):
-    train_group(group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None,
-                     probe=_step_probe)
+    train_group(
+      group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None, probe=_step_probe
+    )
   monkeypatch.setattr(checkpoints, 'save', real_save)
-  resumed = train_group(group, c, dev, str(tmp_path / 'k'), progress=False,
-                             log=lambda m: None, probe=_step_probe)
+  resumed = train_group(
+    group, c, dev, str(tmp_path / 'k'), progress=False, log=lambda m: None, probe=_step_probe
+  )
   assert [r['trace'] for r in resumed] == [r['trace'] for r in straight]
 
 
 def test_short_epochs_evaluate_every_steps_per_epoch_steps(mnist_small, tmp_path):
   from engine.errors import UserError
+
   c = tiny_config()
   c.sweep.model.dropout_rate = (0.0,)
   c.seeds = 1

@@ -4,6 +4,7 @@ The device count of a process is fixed when its backend starts, so the runs on 4
 devices (`JAX_NUM_CPU_DEVICES`) happen in one child process: this file run as a script, which
 prints each case's records as JSON for the tests to compare.
 """
+
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ LOSS_TOL = 1e-5
 ACC_TOL = 2 / 512
 
 
-@pytest.mark.parametrize('mode, devices, models, batch, expected', [
+@pytest.mark.parametrize(
+  'mode, devices, models, batch, expected',
+  [
     ('auto', 1, 4, 64, (1, 1)),
     ('auto', 8, 30, 32, (8, 1)),  # enough models: one slice of them per device
     ('auto', 8, 1, 32, (1, 8)),  # one model: each batch over all devices
@@ -30,7 +33,8 @@ ACC_TOL = 2 / 512
     ('auto', 8, 1, 12, (8, 1)),  # no data split divides 12: models (padded) per device
     ('sweep', 4, 1, 64, (4, 1)),
     ('data', 4, 30, 64, (1, 4)),
-])
+  ],
+)
 def test_mesh_shape(mode, devices, models, batch, expected):
   assert parallel.mesh_shape(mode, devices, models, batch) == expected
 
@@ -51,6 +55,7 @@ def test_padding_rounds_up_to_the_model_shards():
 
 def test_more_devices_than_there_are_is_refused():
   import ml_collections
+
   c = ml_collections.ConfigDict(dict(parallel=dict(mode='auto', devices=64)))
   with pytest.raises(UserError, match='more devices than'):
     parallel.devices(c)
@@ -58,8 +63,14 @@ def test_more_devices_than_there_are_is_refused():
 
 def _run_cases(devices=4):
   env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(devices), JAX_PLATFORMS='cpu')
-  out = subprocess.run([sys.executable, os.path.abspath(__file__)], env=env, cwd=HERE,
-                       capture_output=True, text=True, timeout=900)
+  out = subprocess.run(
+    [sys.executable, os.path.abspath(__file__)],
+    env=env,
+    cwd=HERE,
+    capture_output=True,
+    text=True,
+    timeout=900,
+  )
   assert out.returncode == 0, out.stderr[-4000:]
   return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -90,10 +101,13 @@ def test_data_parallel_batch_norm_uses_the_global_batch(cases):
   _close(cases['data_bn'], cases['one_device_bn'])
 
 
-@pytest.mark.parametrize('case, all_reduces, block', [
+@pytest.mark.parametrize(
+  'case, all_reduces, block',
+  [
     ('data', True, 'f32[4,16,784]'),  # 4 models on every device, a quarter of each batch of 64
     ('sweep', False, 'f32[64,784]'),  # one model per device, its whole batch; nothing crosses
-])
+  ],
+)
 def test_the_compiled_step_splits_what_the_layout_says(cases, case, all_reduces, block):
   """The per-device program of the step: its first layer's input block, and gradient all-reduces."""
   hlo = cases['hlo'][case]
@@ -111,6 +125,7 @@ def _child():
   """Runs every case on this process's devices; prints {case: records} as one JSON line."""
   sys.path.insert(0, os.path.dirname(HERE))
   from engine import cpu_setup
+
   cpu_setup.configure()
   import re
   import tempfile
@@ -123,22 +138,25 @@ def _child():
 
   assert jax.device_count() == 4, jax.devices()
   root = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'shared', 'datasets')
-  ds = data.load('mnist', data_dir=root, validation_size=256, train_subset=1024, test_subset=512,
-                 download=False)
+  ds = data.load(
+    'mnist', data_dir=root, validation_size=256, train_subset=1024, test_subset=512, download=False
+  )
   tmp = tempfile.mkdtemp()
   out = {'layouts': {}, 'expected_layouts': {}}
 
   def train(name, c, expected=None, **kw):
     c.checkpoint_every_secs = 0.0  # a checkpoint at every epoch end: resuming is exercised
     [group] = sweep.groups(c)
-    dev = loop.put_on_device(ds, c.train.eval_train_size, c.train.eval_batch_size,
-                             parallel.devices(c))
+    dev = loop.put_on_device(
+      ds, c.train.eval_train_size, c.train.eval_batch_size, parallel.devices(c)
+    )
     if expected:
       lay = parallel.layout(c, len(group.points) * len(group.seeds))
       out['layouts'][name] = [lay.model_shards, lay.data_shards]
       out['expected_layouts'][name] = list(expected)
-    out[name] = train_group(group, c, dev, os.path.join(tmp, name), progress=False,
-                                 log=lambda m: None, **kw)
+    out[name] = train_group(
+      group, c, dev, os.path.join(tmp, name), progress=False, log=lambda m: None, **kw
+    )
 
   def config(mode='auto', devices=0, **changes):
     c = tiny_config()  # 2 dropout rates x 2 seeds: 4 models; dropout masks are drawn
@@ -170,6 +188,7 @@ def _child():
   def stop_after_first(epoch, row):
     if epoch == 1:
       raise Stop
+
   try:
     train('sweep_then_one_device', config('sweep'), (4, 1), on_epoch=stop_after_first)
   except Stop:
@@ -181,15 +200,23 @@ def _child():
   for mode in ('data', 'sweep'):
     c = config(mode)
     [group] = sweep.groups(c)
-    dev = loop.put_on_device(ds, c.train.eval_train_size, c.train.eval_batch_size,
-                             parallel.devices(c))
+    dev = loop.put_on_device(
+      ds, c.train.eval_train_size, c.train.eval_batch_size, parallel.devices(c)
+    )
     images, labels = dev['train']
     start = loop.start_group(group, plan.resolve(group, len(ds.train_y)), images)
     perms = start.programs.permutations(start.keys, 0, len(ds.train_y), labels)
-    text = start.programs.step.lower(start.states, loop.zero_sums(start.layout), perms, 0,
-                                     start.keys, images, labels).compile().as_text()
-    out['hlo'][mode] = {'all_reduce': len(re.findall(r'all-reduce(-start)?\(', text)),
-                        'input_blocks': sorted(set(re.findall(r'f32\[(?:\d+,)?\d+,784\]', text)))}
+    text = (
+      start.programs.step.lower(
+        start.states, loop.zero_sums(start.layout), perms, 0, start.keys, images, labels
+      )
+      .compile()
+      .as_text()
+    )
+    out['hlo'][mode] = {
+      'all_reduce': len(re.findall(r'all-reduce(-start)?\(', text)),
+      'input_blocks': sorted(set(re.findall(r'f32\[(?:\d+,)?\d+,784\]', text))),
+    }
 
   other = config(devices=1)
   other.seed = 7

@@ -1,4 +1,5 @@
 """The plan: the config resolved into the numbers the loop reads, and its periodic helper."""
+
 import pytest
 from conftest import tiny_config
 
@@ -55,6 +56,15 @@ def test_periodic_fires_by_steps_and_by_time():
 
 def test_the_base_config_gives_the_engine_keys_a_finding_extends():
   c = base_config.get_config()
-  assert {'dataset', 'train', 'early_stopping', 'sweep', 'seeds', 'seed', 'sweep_max_models',
-          'parallel', 'checkpoint_every_secs'} <= set(c)
+  assert {
+    'dataset',
+    'train',
+    'early_stopping',
+    'sweep',
+    'seeds',
+    'seed',
+    'sweep_max_models',
+    'parallel',
+    'checkpoint_every_secs',
+  } <= set(c)
   assert c.early_stopping.rule == 'none' and c.train.order == 'shuffled'

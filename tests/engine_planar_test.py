@@ -1,4 +1,5 @@
 """The exact best-line ceiling and the dead-unit measure shared by the 2-D findings."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,7 +32,9 @@ def test_dead_units_are_those_below_zero_on_every_input():
   model = nets.build('mlp', hidden=(3,), num_classes=2, activation='relu', dropout=False)
   x = jnp.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
   params = model.init(jax.random.PRNGKey(0), x, train=False)['params']
-  params['Dense_0'] = {'kernel': jnp.array([[1.0, -1.0, -1.0], [1.0, -1.0, 1.0]]),
-                       'bias': jnp.array([0.0, 0.0, -0.5])}
+  params['Dense_0'] = {
+    'kernel': jnp.array([[1.0, -1.0, -1.0], [1.0, -1.0, 1.0]]),
+    'bias': jnp.array([0.0, 0.0, -0.5]),
+  }
   # Unit 0 is active everywhere, unit 1 never, unit 2 only on (0, 1) and (1, 1).
   np.testing.assert_array_equal(planar.dead_units(model, params, x), [False, True, False])

@@ -1,4 +1,5 @@
 """The records pivot and the one 'mean ± std', on hand-made records with known answers."""
+
 import math
 
 import numpy as np
@@ -8,14 +9,23 @@ from engine import records as rs
 
 
 def _record(rate, width, seed, acc, diverged=False, group='g0', curve=None):
-  return {'point': {'model.dropout_rate': rate, 'model.hidden': [width, width]}, 'seed': seed,
-          'label': f'rate={rate}', 'group': group, 'diverged': diverged,
-          'history': {'test_accuracy': curve or [None, acc]}, 'final': {'test_accuracy': acc}}
+  return {
+    'point': {'model.dropout_rate': rate, 'model.hidden': [width, width]},
+    'seed': seed,
+    'label': f'rate={rate}',
+    'group': group,
+    'diverged': diverged,
+    'history': {'test_accuracy': curve or [None, acc]},
+    'final': {'test_accuracy': acc},
+  }
 
 
 RECORDS = [
-    _record(0.5, 8, 0, 0.90), _record(0.1, 8, 0, 0.97), _record(0.5, 4, 1, 0.88),
-    _record(0.1, 4, 1, 0.95), _record(0.5, 8, 2, float('nan'), diverged=True),
+  _record(0.5, 8, 0, 0.90),
+  _record(0.1, 8, 0, 0.97),
+  _record(0.5, 4, 1, 0.88),
+  _record(0.1, 4, 1, 0.95),
+  _record(0.5, 8, 2, float('nan'), diverged=True),
 ]
 
 
@@ -45,8 +55,7 @@ def test_by_point_gives_arrays_of_final_values_or_curves():
   assert list(acc) == [0.1, 0.5] and acc[0.5].dtype == np.float64
   np.testing.assert_array_equal(acc[0.1], [0.97, 0.95])
   np.testing.assert_array_equal(acc[0.5], [0.90, 0.88])
-  with_diverged = rs.by_point(RECORDS, 'model.dropout_rate', 'test_accuracy',
-                              include_diverged=True)
+  with_diverged = rs.by_point(RECORDS, 'model.dropout_rate', 'test_accuracy', include_diverged=True)
   assert len(with_diverged[0.5]) == 3 and np.isnan(with_diverged[0.5][2])
   curves = rs.by_point(RECORDS, 'model.dropout_rate', lambda r: r['history']['test_accuracy'])
   assert curves[0.1].shape == (2, 2)

@@ -1,4 +1,5 @@
 """Learning-rate schedules: exact values, and per-model numbers inside one vmapped program."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,14 +21,17 @@ def test_time_based_decay_is_kerass_legacy_formula_exactly():
   assert float(f(10)) == pytest.approx(0.005, rel=1e-6)  # halved after 1 / decay updates
 
 
-@pytest.mark.parametrize('name,args,count,want', [
+@pytest.mark.parametrize(
+  'name,args,count,want',
+  [
     ('exponential_decay', dict(decay_rate=0.5, decay_steps=10), 20, 0.25),
-    ('exponential_decay', dict(decay_rate=0.5, decay_steps=10), 5, 0.5 ** 0.5),
+    ('exponential_decay', dict(decay_rate=0.5, decay_steps=10), 5, 0.5**0.5),
     ('step_decay', dict(drop=0.5, drop_every=10), 19, 0.5),
     ('step_decay', dict(drop=0.5, drop_every=10), 20, 0.25),
     ('cosine_decay', dict(decay_steps=100, alpha=0.1), 50, 0.55),
     ('cosine_decay', dict(decay_steps=100, alpha=0.1), 500, 0.1),
-])
+  ],
+)
 def test_other_schedules(name, args, count, want):
   factory, arg_names = schedules.get(name)
   assert set(arg_names) == set(args)
@@ -36,6 +40,7 @@ def test_other_schedules(name, args, count, want):
 
 def _sgd_steps(config, decays, steps):
   """Per model: (rate read from the state, rate actually applied) for `steps` unit gradients."""
+
   def run(decay):
     tx = optimizers.make(config, decay=decay)
     params = jnp.zeros(())
@@ -46,6 +51,7 @@ def _sgd_steps(config, decays, steps):
       updates, state = optimizers.make(config).update(jnp.ones(()), state, params)
       out.append((read, -updates))
     return out
+
   return jax.jit(jax.vmap(run))(jnp.asarray(decays, jnp.float32))
 
 
@@ -71,12 +77,17 @@ def test_constant_schedule_leaves_the_rate_alone():
   assert float(optimizers.learning_rate(config, state)) == pytest.approx(3e-3)
 
 
-@pytest.mark.parametrize('config,message', [
+@pytest.mark.parametrize(
+  'config,message',
+  [
     (dict(name='sgd', learning_rate=0.1, schedule='linear'), 'Unknown learning-rate schedule'),
     (dict(name='sgd', learning_rate=0.1, schedule='time_based_decay'), 'needs optimizer.decay'),
-    (dict(name='rmsprop', learning_rate=0.1, schedule='time_based_decay', decay=0.1),
-     'both take decay'),
-])
+    (
+      dict(name='rmsprop', learning_rate=0.1, schedule='time_based_decay', decay=0.1),
+      'both take decay',
+    ),
+  ],
+)
 def test_bad_schedule_configs_say_what_to_fix(config, message):
   with pytest.raises(ValueError, match=message):
     optimizers.make(config)

@@ -1,4 +1,5 @@
 """The pure train and eval steps."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -54,5 +55,6 @@ def test_a_step_without_dropout_equals_one_at_rate_zero_and_draws_no_mask(mnist_
   jax.tree.map(np.testing.assert_array_equal, a.params, b.params)
   assert ma['loss_sum'] == mb['loss_sum']
   count_rng = lambda f: str(jax.make_jaxpr(f)(state, (x, y), jax.random.PRNGKey(1))).count(
-      'random_bits')
+    'random_bits'
+  )
   assert count_rng(with_masks) > 0 and count_rng(without) == 0

@@ -1,4 +1,5 @@
 """Grid expansion and grouping: runtime numbers share a program, anything else does not."""
+
 import pytest
 from conftest import tiny_config
 
@@ -10,10 +11,10 @@ def test_grid_is_the_product_in_declaration_order():
   c = tiny_config(**{'optimizer.learning_rate': (0.1, 0.01)})
   pts = sweep.points(c)
   assert pts == [
-      {'model.dropout_rate': 0.0, 'optimizer.learning_rate': 0.1},
-      {'model.dropout_rate': 0.0, 'optimizer.learning_rate': 0.01},
-      {'model.dropout_rate': 0.5, 'optimizer.learning_rate': 0.1},
-      {'model.dropout_rate': 0.5, 'optimizer.learning_rate': 0.01},
+    {'model.dropout_rate': 0.0, 'optimizer.learning_rate': 0.1},
+    {'model.dropout_rate': 0.0, 'optimizer.learning_rate': 0.01},
+    {'model.dropout_rate': 0.5, 'optimizer.learning_rate': 0.1},
+    {'model.dropout_rate': 0.5, 'optimizer.learning_rate': 0.01},
   ]
 
 
@@ -36,7 +37,10 @@ def test_group_size_cap_counts_models_not_points():
   gs = sweep.groups(c, max_models=1)  # one model per group: seeds split too
   assert len(gs) == 10
   assert [(g.points[0]['model.dropout_rate'], g.seeds) for g in gs[:3]] == [
-      (0.0, (0,)), (0.0, (1,)), (0.1, (0,))]
+    (0.0, (0,)),
+    (0.0, (1,)),
+    (0.1, (0,)),
+  ]
 
 
 def test_apply_point_sets_nested_values_without_touching_the_base():

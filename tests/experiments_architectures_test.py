@@ -1,4 +1,5 @@
 """The architecture finding: counted from the modules, compared row by row, reported."""
+
 import copy
 import json
 
@@ -33,8 +34,13 @@ def test_every_row_agrees_and_the_finding_is_reproduced(finished):
   assert rows['CONV3-64 (Conv_0)']['counted'] == '224x224x64 = 3,211,264; 1,728 weights'
   report = (workdir / 'report.md').read_text()
   assert '# architectures: REPRODUCED' in report and '138,357,544' in report
-  for name in ('tables/vgg_D.csv', 'tables/lenet5.csv', 'architecture_costs.png',
-               'pooling_translation.png', 'results.json'):
+  for name in (
+    'tables/vgg_D.csv',
+    'tables/lenet5.csv',
+    'architecture_costs.png',
+    'pooling_translation.png',
+    'results.json',
+  ):
     assert (workdir / name).is_file(), name
   assert json.loads((workdir / 'status.json').read_text())['state'] == 'finished'
 

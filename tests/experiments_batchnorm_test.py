@@ -1,4 +1,5 @@
-"""Batch norm: the verdict on records with known answers, and the side measurements on real modules."""
+"""Batch norm: the verdict on records with known answers; side measurements on real modules."""
+
 import pytest
 
 from experiments import batchnorm as bnx
@@ -31,19 +32,36 @@ def _curve(reach_epoch, epochs=10, final=0.97):
 
 
 ANALYSIS = {
-    'activation_scale': {'bn=False,scale=0.01': [1e-2, 1e-4, 1e-6], 'bn=True,scale=0.01': [0.5] * 3},
-    'batch_of_one': {
-        'identity': {'inputs': 10, 'max_abs_bn_output_minus_beta': 0.0,
-                     'max_abs_logit_difference_between_inputs': 0.0},
-        'trained': {'1': {'steps': 50, 'test_accuracy': 0.1, 'max_change_hidden_kernels': 0.0,
-                          'max_change_gamma': 0.0, 'max_change_beta': 0.0},
-                    '64': {'steps': 50, 'test_accuracy': 0.9, 'max_change_hidden_kernels': 0.1,
-                           'max_change_gamma': 0.1, 'max_change_beta': 0.1}}},
-    'step_seconds': {'False': {'median': 1e-3, 'repeats': 5, 'steps': 100},
-                     'True': {'median': 1.3e-3, 'repeats': 5, 'steps': 100}},
-    'parameters': bnx.parameter_accounting(20, 30),
-    'reference': {'train_output': 1e-7, 'eval_output': 1e-7, 'running_mean': 0.0,
-                  'running_var': 0.0},
+  'activation_scale': {'bn=False,scale=0.01': [1e-2, 1e-4, 1e-6], 'bn=True,scale=0.01': [0.5] * 3},
+  'batch_of_one': {
+    'identity': {
+      'inputs': 10,
+      'max_abs_bn_output_minus_beta': 0.0,
+      'max_abs_logit_difference_between_inputs': 0.0,
+    },
+    'trained': {
+      '1': {
+        'steps': 50,
+        'test_accuracy': 0.1,
+        'max_change_hidden_kernels': 0.0,
+        'max_change_gamma': 0.0,
+        'max_change_beta': 0.0,
+      },
+      '64': {
+        'steps': 50,
+        'test_accuracy': 0.9,
+        'max_change_hidden_kernels': 0.1,
+        'max_change_gamma': 0.1,
+        'max_change_beta': 0.1,
+      },
+    },
+  },
+  'step_seconds': {
+    'False': {'median': 1e-3, 'repeats': 5, 'steps': 100},
+    'True': {'median': 1.3e-3, 'repeats': 5, 'steps': 100},
+  },
+  'parameters': bnx.parameter_accounting(20, 30),
+  'reference': {'train_output': 1e-7, 'eval_output': 1e-7, 'running_mean': 0.0, 'running_var': 0.0},
 }
 
 
@@ -54,17 +72,38 @@ def _results(reach, seeds=3, diverged=()):
     for s in range(seeds):
       bad = (scale, lr, bn) in diverged
       curve = _curve(epoch)
-      records.append({'point': {bnx.BN: bn, bnx.SCALE: scale, bnx.LR: lr}, 'seed': s,
-                      'diverged': bad, 'history': {'val_accuracy': curve},
-                      'final': {'val_accuracy': curve[-1], 'test_accuracy': curve[-1] - 0.001 * s}})
-  return {'config': bnx.get_config().to_dict(), 'records': records, 'seeds': seeds,
-          'dataset': {'standin': False}, 'analysis': ANALYSIS}
+      records.append(
+        {
+          'point': {bnx.BN: bn, bnx.SCALE: scale, bnx.LR: lr},
+          'seed': s,
+          'diverged': bad,
+          'history': {'val_accuracy': curve},
+          'final': {'val_accuracy': curve[-1], 'test_accuracy': curve[-1] - 0.001 * s},
+        }
+      )
+  return {
+    'config': bnx.get_config().to_dict(),
+    'records': records,
+    'seeds': seeds,
+    'dataset': {'standin': False},
+    'analysis': ANALYSIS,
+  }
 
 
-FINDING = {(1.0, 0.01, False): 8, (1.0, 0.01, True): 3, (1.0, 0.1, False): 4,
-           (1.0, 0.1, True): 2, (1.0, 1.0, False): None, (1.0, 1.0, True): 2,
-           (0.01, 0.01, False): None, (0.01, 0.01, True): 5, (0.01, 0.1, False): None,
-           (0.01, 0.1, True): 3, (0.01, 1.0, False): None, (0.01, 1.0, True): 3}
+FINDING = {
+  (1.0, 0.01, False): 8,
+  (1.0, 0.01, True): 3,
+  (1.0, 0.1, False): 4,
+  (1.0, 0.1, True): 2,
+  (1.0, 1.0, False): None,
+  (1.0, 1.0, True): 2,
+  (0.01, 0.01, False): None,
+  (0.01, 0.01, True): 5,
+  (0.01, 0.1, False): None,
+  (0.01, 0.1, True): 3,
+  (0.01, 1.0, False): None,
+  (0.01, 1.0, True): 3,
+}
 
 
 def test_the_finding_reproduces_and_a_diverged_plain_net_is_data_not_a_broken_run():
@@ -72,8 +111,9 @@ def test_the_finding_reproduces_and_a_diverged_plain_net_is_data_not_a_broken_ru
   assert v.outcome == 'REPRODUCED', [(c.claim, c.measured) for c in v.checks if not c.passed]
   assert len(v.checks) == 9
   assert 'lr 0.01: BN [600, 600, 600] vs plain [1600, 1600, 1600]' in v.checks[0].measured
-  row = next(r for r in v.table if r['lr'] == '1' and r['batch norm'] == 'no'
-             and r['init scale'] == '1')
+  row = next(
+    r for r in v.table if r['lr'] == '1' and r['batch norm'] == 'no' and r['init scale'] == '1'
+  )
   assert row['diverged'] == 3 and row['steps to 95% val (per seed)'] == 'never, never, never'
 
 
@@ -91,7 +131,11 @@ def test_each_broken_claim_fails_its_own_check():
 def test_parameter_accounting_from_the_real_modules():
   p = bnx.parameter_accounting(20, 30)
   assert p['with dense bias']['trainable'] == {
-      'BatchNorm_0/bias': 30, 'BatchNorm_0/scale': 30, 'Dense_0/bias': 30, 'Dense_0/kernel': 600}
+    'BatchNorm_0/bias': 30,
+    'BatchNorm_0/scale': 30,
+    'Dense_0/bias': 30,
+    'Dense_0/kernel': 600,
+  }
   assert p['with dense bias']['running_stats'] == {'BatchNorm_0/mean': 30, 'BatchNorm_0/var': 30}
   assert sum(p['without dense bias']['trainable'].values()) == 660
   assert p['nets.MLP hidden layer']['trainable'] == p['without dense bias']['trainable']
@@ -111,8 +155,12 @@ def test_batch_of_one_maps_every_input_to_beta_and_learns_nothing(quick):
 def test_activation_scale_at_init_vanishes_without_bn_and_holds_with_it(quick):
   config, dataset = quick
   scales = bnx.activation_scales(config, dataset.train_x[:64])
-  assert set(scales) == {'bn=False,scale=1', 'bn=True,scale=1', 'bn=False,scale=0.01',
-                         'bn=True,scale=0.01'}
+  assert set(scales) == {
+    'bn=False,scale=1',
+    'bn=True,scale=1',
+    'bn=False,scale=0.01',
+    'bn=True,scale=0.01',
+  }
   plain = scales['bn=False,scale=0.01']
   assert len(plain) == 4 and plain[0] / plain[-1] > 1e4
   assert all(0.3 < s < 1.0 for s in scales['bn=True,scale=0.01'])

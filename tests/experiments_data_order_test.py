@@ -1,4 +1,5 @@
 """data_order: the quick run's per-step trace and what sorted order does to the bias."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
-"""Depth vs width: the budget splits, the verdict on records with known answers, a real quick run."""
+"""Depth vs width: the budget splits, the verdict on records with known answers, a quick run."""
+
 import os
 
 import numpy as np
@@ -15,7 +16,8 @@ def test_splits_spend_the_whole_budget_larger_layers_first():
   hidden = dw.get_config().sweep.model.hidden
   assert len(hidden) == 12
   assert sorted({(sum(h), len(h)) for h in hidden}) == [
-      (b, d) for b in (100, 200, 1000) for d in (1, 2, 3, 4)]
+    (b, d) for b in (100, 200, 1000) for d in (1, 2, 3, 4)
+  ]
   assert dw.parameters((100,)) == 784 * 100 + 100 + 100 * 10 + 10
 
 
@@ -25,11 +27,22 @@ def _results(acc, seeds=3, noise=0.0005):
   records = []
   for hidden in dw.get_config().sweep.model.hidden:
     for s in range(seeds):
-      records.append({'point': {dw.HIDDEN: list(hidden)}, 'seed': s, 'diverged': False,
-                      'final': {'test_accuracy': acc[(sum(hidden), len(hidden))]
-                                + noise * rng.standard_normal()}})
-  return {'config': dw.get_config().to_dict(), 'records': records, 'seeds': seeds,
-          'dataset': {'standin': False}}
+      records.append(
+        {
+          'point': {dw.HIDDEN: list(hidden)},
+          'seed': s,
+          'diverged': False,
+          'final': {
+            'test_accuracy': acc[(sum(hidden), len(hidden))] + noise * rng.standard_normal()
+          },
+        }
+      )
+  return {
+    'config': dw.get_config().to_dict(),
+    'records': records,
+    'seeds': seeds,
+    'dataset': {'standin': False},
+  }
 
 
 def _grid(base, per_layer):
@@ -45,8 +58,7 @@ def test_met_bars_and_rising_width_reproduce_and_depth_is_called_by_its_sign():
   helped = dw.verdict(_results(_grid({100: 0.977, 200: 0.981, 1000: 0.985}, +0.003)))
   assert all(r['splitting the budget over more layers'].startswith('helped') for r in helped.table)
   flat = dw.verdict(_results(_grid({100: 0.977, 200: 0.981, 1000: 0.985}, 0.0)))
-  assert all(r['splitting the budget over more layers'].startswith('no clear')
-             for r in flat.table)
+  assert all(r['splitting the budget over more layers'].startswith('no clear') for r in flat.table)
 
 
 def test_a_missed_bar_or_width_that_does_not_help_is_not_reproduced():

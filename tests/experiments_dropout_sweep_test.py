@@ -1,4 +1,5 @@
 """The dropout finding's verdict, on measured-looking records with known answers."""
+
 import numpy as np
 import pytest
 
@@ -12,13 +13,19 @@ def _results(test_acc, train_acc=None, seeds=3, noise=0.002, standin=False, dive
   for rate, te, tr in zip(sorted(dropout_sweep.ASSIGNMENT), test_acc, train_acc):
     for s in range(seeds):
       bad = diverge == (rate, s)
-      records.append({
-          'point': {'model.dropout_rate': rate}, 'seed': s, 'diverged': bad,
-          'final': {'test_accuracy': None if bad else te + noise * rng.standard_normal(),
-                    'train_accuracy': None if bad else tr + noise * rng.standard_normal()}})
+      records.append(
+        {
+          'point': {'model.dropout_rate': rate},
+          'seed': s,
+          'diverged': bad,
+          'final': {
+            'test_accuracy': None if bad else te + noise * rng.standard_normal(),
+            'train_accuracy': None if bad else tr + noise * rng.standard_normal(),
+          },
+        }
+      )
   config = dropout_sweep.get_config().to_dict()
-  return {'config': config, 'records': records, 'seeds': seeds,
-          'dataset': {'standin': standin}}
+  return {'config': config, 'records': records, 'seeds': seeds, 'dataset': {'standin': standin}}
 
 
 ASSIGNED = [dropout_sweep.ASSIGNMENT[r] for r in sorted(dropout_sweep.ASSIGNMENT)]
@@ -51,11 +58,14 @@ def test_a_gap_inside_the_seed_spread_does_not_count():
   assert v.checks[1].passed is False
 
 
-@pytest.mark.parametrize('kw,reason', [
+@pytest.mark.parametrize(
+  'kw,reason',
+  [
     (dict(seeds=1), 'needs at least 3'),
     (dict(standin=True), 'stand-in'),
     (dict(diverge=(0.5, 1)), 'diverged'),
-])
+  ],
+)
 def test_inconclusive_when_the_run_cannot_support_a_verdict(kw, reason):
   v = dropout_sweep.verdict(_results(ASSIGNED, **kw))
   assert v.outcome == 'INCONCLUSIVE'

@@ -1,4 +1,5 @@
 """The early-stopping finding: stop epochs and verdict on validation curves with known answers."""
+
 import numpy as np
 
 from experiments import early_stopping
@@ -11,12 +12,25 @@ def _results(test_err, seeds=3, kept=False, standin=False):
   records = []
   for s in range(seeds):
     te = np.asarray(test_err) + 0.001 * rng.standard_normal(len(test_err))
-    r = {'point': {}, 'seed': s, 'diverged': False, 'history': {
-        'val_loss': VAL_LOSS, 'val_accuracy': [0.9] * len(VAL_LOSS),
-        'test_accuracy': list(1.0 - te)}}
+    r = {
+      'point': {},
+      'seed': s,
+      'diverged': False,
+      'history': {
+        'val_loss': VAL_LOSS,
+        'val_accuracy': [0.9] * len(VAL_LOSS),
+        'test_accuracy': list(1.0 - te),
+      },
+    }
     if kept:
-      r['early_stopping'] = {'rule': 'gl', 'threshold': 28.0, 'patience': 10, 'stop_epoch': 5,
-                             'best_epoch': 3, 'best': {'test_accuracy': float(1.0 - te[2])}}
+      r['early_stopping'] = {
+        'rule': 'gl',
+        'threshold': 28.0,
+        'patience': 10,
+        'stop_epoch': 5,
+        'best_epoch': 3,
+        'best': {'test_accuracy': float(1.0 - te[2])},
+      }
     records.append(r)
   config = early_stopping.get_config().to_dict()
   return {'config': config, 'records': records, 'seeds': seeds, 'dataset': {'standin': standin}}

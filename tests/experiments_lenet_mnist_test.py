@@ -1,4 +1,5 @@
 """The LeNet finding: confusion arithmetic, the verdict, and a tiny real run end to end."""
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -16,12 +17,18 @@ def test_confusion_and_most_confused_pairs():
 
 
 def _results(accs, seeds=2, standin=False):
-  records = [{'point': {'model.name': name}, 'seed': s, 'diverged': False,
-              'final': {'test_accuracy': a}}
-             for name, per_seed in accs.items() for s, a in zip(range(seeds), per_seed)]
-  return {'config': lenet_mnist.get_config().to_dict(), 'records': records, 'seeds': seeds,
-          'dataset': {'standin': standin},
-          'analysis': {'pairs': {'caffe_lenet': [(7, 2, 9), (9, 7, 8)]}}}
+  records = [
+    {'point': {'model.name': name}, 'seed': s, 'diverged': False, 'final': {'test_accuracy': a}}
+    for name, per_seed in accs.items()
+    for s, a in zip(range(seeds), per_seed)
+  ]
+  return {
+    'config': lenet_mnist.get_config().to_dict(),
+    'records': records,
+    'seeds': seeds,
+    'dataset': {'standin': standin},
+    'analysis': {'pairs': {'caffe_lenet': [(7, 2, 9), (9, 7, 8)]}},
+  }
 
 
 def test_verdict_needs_every_seed_of_both_models_above_the_assignment():
@@ -34,12 +41,16 @@ def test_verdict_needs_every_seed_of_both_models_above_the_assignment():
   assert one.outcome == 'INCONCLUSIVE'
 
 
-def test_tiny_run_restores_its_checkpoints_and_classifies_an_image(shared_datasets, tmp_path,
-                                                                   monkeypatch):
+def test_tiny_run_restores_its_checkpoints_and_classifies_an_image(
+  shared_datasets, tmp_path, monkeypatch
+):
   monkeypatch.setenv('JAX_FINDINGS_DATA', shared_datasets)
   config = lenet_mnist.get_config('quick')
-  config.dataset.update(dict(validation_size=256, train_subset=1024, test_subset=512,
-                             download=False, allow_standin=False))
+  config.dataset.update(
+    dict(
+      validation_size=256, train_subset=1024, test_subset=512, download=False, allow_standin=False
+    )
+  )
   config.train.update(dict(eval_train_size=256, eval_batch_size=256))
   config.analysis.eval_batch_size = 256
   workdir = tmp_path / 'run'
@@ -48,14 +59,20 @@ def test_tiny_run_restores_its_checkpoints_and_classifies_an_image(shared_datase
   analysis = results['analysis']
   for r in results['records']:  # the restored model gives the accuracy the loop measured
     name = r['point']['model.name']
-    assert analysis['checkpoint_accuracy'][name] == [pytest.approx(r['final']['test_accuracy'],
-                                                                   abs=1e-6)]
+    assert analysis['checkpoint_accuracy'][name] == [
+      pytest.approx(r['final']['test_accuracy'], abs=1e-6)
+    ]
     assert np.asarray(analysis['confusion'][name]).sum() == 512
   maps = analysis['feature_maps']['layers']
   assert np.asarray(maps['conv1']).shape == (24, 24, 20)
   assert np.asarray(maps['pool1']).shape == (12, 12, 20)
-  for name in ('confusion_caffe_lenet.png', 'confusion_lenet5.csv', 'feature_maps_conv1.png',
-               'feature_maps_pool1.png', 'report.md'):
+  for name in (
+    'confusion_caffe_lenet.png',
+    'confusion_lenet5.csv',
+    'feature_maps_conv1.png',
+    'feature_maps_pool1.png',
+    'report.md',
+  ):
     assert (workdir / name).is_file(), name
 
   image = tmp_path / 'digit.png'

@@ -1,4 +1,5 @@
 """The lr-decay finding: verdict on records with known answers; a short real run in one program."""
+
 import numpy as np
 import pytest
 
@@ -15,11 +16,25 @@ def _results(final_acc, seeds=3, epochs=200, per_epoch=15, noise=0.003):
     updates = per_epoch * np.arange(1, epochs + 1)
     for s in range(seeds):
       a = [float(acc + noise * rng.standard_normal())] * epochs
-      records.append({'point': {lr_decay.DECAY: d}, 'seed': s, 'diverged': False, 'history': {
-          'learning_rate': list(0.01 / (1 + d * updates)), 'updates': list(updates.astype(float)),
-          'train_accuracy': a, 'test_accuracy': a}})
-  return {'config': lr_decay.get_config().to_dict(), 'records': records, 'seeds': seeds,
-          'dataset': {'standin': False}}
+      records.append(
+        {
+          'point': {lr_decay.DECAY: d},
+          'seed': s,
+          'diverged': False,
+          'history': {
+            'learning_rate': list(0.01 / (1 + d * updates)),
+            'updates': list(updates.astype(float)),
+            'train_accuracy': a,
+            'test_accuracy': a,
+          },
+        }
+      )
+  return {
+    'config': lr_decay.get_config().to_dict(),
+    'records': records,
+    'seeds': seeds,
+    'dataset': {'standin': False},
+  }
 
 
 def test_fast_decay_learning_least_reproduces():
@@ -57,8 +72,9 @@ def test_the_four_decays_train_in_one_program_with_their_own_rates(tmp_path, cap
   for r in results['records']:
     d, h = r['point'][lr_decay.DECAY], r['history']
     np.testing.assert_array_equal(h['updates'], [15, 30, 45])
-    np.testing.assert_allclose(h['learning_rate'], 0.01 / (1 + d * np.array([15, 30, 45])),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+      h['learning_rate'], 0.01 / (1 + d * np.array([15, 30, 45])), rtol=1e-6
+    )
   accs = {r['point'][lr_decay.DECAY]: r['final']['train_accuracy'] for r in results['records']}
   assert len(set(accs.values())) > 1  # the decays really trained differently
   assert (tmp_path / 'learning_rate_vs_update.png').exists()

@@ -1,4 +1,5 @@
 """weight_init: the quick run measures exact zero gradients and exact symmetry; the checks."""
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -15,8 +16,11 @@ def quick(tmp_path_factory):
 
 
 def _records(results, init, act):
-  return [r for r in results['records'] if r['point'][weight_init.INIT] == init
-          and r['point'][weight_init.ACT] == act]
+  return [
+    r
+    for r in results['records']
+    if r['point'][weight_init.INIT] == init and r['point'][weight_init.ACT] == act
+  ]
 
 
 def test_zeros_with_relu_has_exactly_zero_kernel_gradients(quick):
@@ -49,9 +53,13 @@ def test_the_quick_run_reports_every_claim_and_draws(quick):
 
 def test_symmetry_measure_is_the_largest_gap_between_two_units_incoming_weights():
   model = type('M', (), {'hidden': (3,)})
-  params = {'Dense_0': {'kernel': jnp.array([[1.0, 1.0, 1.0], [2.0, 2.5, 2.0]]),
-                        'bias': jnp.array([0.0, 0.0, -0.25])},
-            'Dense_1': {'kernel': jnp.zeros((3, 2)), 'bias': jnp.zeros(2)}}
+  params = {
+    'Dense_0': {
+      'kernel': jnp.array([[1.0, 1.0, 1.0], [2.0, 2.5, 2.0]]),
+      'bias': jnp.array([0.0, 0.0, -0.25]),
+    },
+    'Dense_1': {'kernel': jnp.zeros((3, 2)), 'bias': jnp.zeros(2)},
+  }
   assert float(weight_init.symmetry(params, model)) == 0.5
 
 

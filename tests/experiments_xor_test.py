@@ -1,4 +1,5 @@
 """xor: hand-set gates exactly, the linear collapse identity, and the quick run's measurements."""
+
 import jax
 import numpy as np
 import pytest
@@ -16,8 +17,14 @@ def test_hand_set_networks_compute_their_gates_exactly():
 
 @pytest.mark.parametrize('activation,collapses', [('linear', True), ('relu', False)])
 def test_a_deep_linear_network_is_one_affine_map(activation, collapses):
-  model = nets.build('mlp', hidden=(5, 4, 3), num_classes=2, activation=activation,
-                     kernel_init='glorot_normal', dropout=False)
+  model = nets.build(
+    'mlp',
+    hidden=(5, 4, 3),
+    num_classes=2,
+    activation=activation,
+    kernel_init='glorot_normal',
+    dropout=False,
+  )
   x = 3 * jax.random.normal(jax.random.PRNGKey(1), (64, 2))
   params = model.init(jax.random.PRNGKey(0), x, train=False)['params']
   params = jax.tree.map(lambda p: p + 0.1, params)  # non-zero biases too

@@ -4,6 +4,7 @@ Each process has one CPU device, so the job's mesh spans both: sweep parallel pu
 each process; data parallel splits each batch between them. Both must train what one process
 trains, with process 0 alone writing, and resume each other's checkpoints.
 """
+
 import glob
 import json
 import os
@@ -19,8 +20,13 @@ from engine import distributed
 from engine.errors import UserError
 
 # A small real run: 2 architectures x 2 seeds, 2 epochs on 3,000 MNIST images, with dropout.
-ARGS = ['--experiment=depth_vs_width', '--quick', '--config.seeds=2',
-        '--config.sweep.model.hidden=((16,),(8,8))', '--noprogress']
+ARGS = [
+  '--experiment=depth_vs_width',
+  '--quick',
+  '--config.seeds=2',
+  '--config.sweep.model.hidden=((16,),(8,8))',
+  '--noprogress',
+]
 
 
 def _free_port():
@@ -36,9 +42,17 @@ def _job(env, workdir, *extra, processes=2):
   cmd = [sys.executable, str(REPO / 'launch.py'), *ARGS, f'--workdir={workdir}', *extra]
   if processes > 1:
     cmd += [f'--coordinator_address=127.0.0.1:{port}', f'--num_processes={processes}']
-  procs = [subprocess.Popen(cmd + ([f'--process_id={i}'] if processes > 1 else []),
-                            env=env, cwd=env['_TEST_CWD'], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True) for i in range(processes)]
+  procs = [
+    subprocess.Popen(
+      cmd + ([f'--process_id={i}'] if processes > 1 else []),
+      env=env,
+      cwd=env['_TEST_CWD'],
+      stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE,
+      text=True,
+    )
+    for i in range(processes)
+  ]
   try:
     outs = [p.communicate(timeout=600) for p in procs]
   finally:
@@ -53,8 +67,9 @@ def _records(workdir):
 
 
 def _same_training(a, b):
-  assert [(r['label'], r['seed']) for r in a['records']] == \
-      [(r['label'], r['seed']) for r in b['records']]
+  assert [(r['label'], r['seed']) for r in a['records']] == [
+    (r['label'], r['seed']) for r in b['records']
+  ]
   for ra, rb in zip(a['records'], b['records']):
     for key, va in ra['history'].items():
       np.testing.assert_allclose(va, rb['history'][key], rtol=1e-5, atol=1e-5, err_msg=key)
@@ -101,14 +116,17 @@ def test_a_job_resumes_the_checkpoints_of_another_layout(runs):
   _same_training(_records(tmp / 'job'), first)
 
 
-@pytest.mark.parametrize('environ, detected', [
+@pytest.mark.parametrize(
+  'environ, detected',
+  [
     ({}, False),
     ({'JAX_COORDINATOR_ADDRESS': '10.0.0.1:1234'}, True),
     ({'SLURM_JOB_ID': '7', 'SLURM_STEP_NODELIST': 'n[1-2]', 'SLURM_NTASKS': '8'}, True),
     ({'SLURM_JOB_ID': '7', 'SLURM_STEP_NODELIST': 'n1', 'SLURM_NTASKS': '1'}, False),
     ({'SLURM_JOB_ID': '7', 'SLURM_NTASKS': '8'}, False),  # sbatch's shell, not an srun step
     ({'OMPI_COMM_WORLD_SIZE': '4'}, True),
-])
+  ],
+)
 def test_cluster_detection(environ, detected):
   assert distributed.cluster_detected(environ) is detected
 
@@ -131,13 +149,15 @@ def test_a_model_of_the_job_restores_in_one_process(runs, shared_datasets):
   import ml_collections
 
   from engine import checkpoints, loop, run, sweep
+
   _, tmp, _, _ = runs
   results = _records(tmp / 'job')
   config = ml_collections.ConfigDict(results['config'])
   config.dataset.data_dir = shared_datasets
   record = results['records'][1]  # the second seed of the first group
   variables = checkpoints.restore_variables(
-      str(tmp / 'job' / 'groups' / record['group'] / 'checkpoints'), 1)
+    str(tmp / 'job' / 'groups' / record['group'] / 'checkpoints'), 1
+  )
   model = loop.build_model(sweep.apply_point(config, record['point']).model)
   ds = run.load_dataset(config)
   logits = model.apply(variables, ds.test_x, train=False)

@@ -1,4 +1,5 @@
 """The command line, end to end in subprocesses: errors, a quick real run, resume after a kill."""
+
 import json
 import os
 import pathlib
@@ -16,16 +17,27 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _env(shared_datasets, tmp_path):
-  env = dict(os.environ, JAX_FINDINGS_DATA=shared_datasets, JAX_FINDINGS_CACHE=str(tmp_path / 'cache'),
-             TFDS_DATA_DIR=str(tmp_path / 'tfds'), _TEST_CWD=str(tmp_path))
+  env = dict(
+    os.environ,
+    JAX_FINDINGS_DATA=shared_datasets,
+    JAX_FINDINGS_CACHE=str(tmp_path / 'cache'),
+    TFDS_DATA_DIR=str(tmp_path / 'tfds'),
+    _TEST_CWD=str(tmp_path),
+  )
   env.pop('JAX_FINDINGS_RUNS', None)
   return env
 
 
 def _launch(args, env):
   """Runs launch.py from the test's tmp dir, so the default work dir `runs/...` is relative."""
-  return subprocess.run([sys.executable, str(REPO / 'launch.py'), '--noprogress', *args],
-                        cwd=env['_TEST_CWD'], env=env, capture_output=True, text=True, timeout=300)
+  return subprocess.run(
+    [sys.executable, str(REPO / 'launch.py'), '--noprogress', *args],
+    cwd=env['_TEST_CWD'],
+    env=env,
+    capture_output=True,
+    text=True,
+    timeout=300,
+  )
 
 
 def test_list_names_every_finding(shared_datasets, tmp_path):
@@ -34,19 +46,38 @@ def test_list_names_every_finding(shared_datasets, tmp_path):
   assert out.stdout.startswith('dropout_sweep') and 'underfitting' in out.stdout
 
 
-@pytest.mark.parametrize('args,message', [
-    (['--experiment=dropout_sweeep'], 'Did you mean `dropout_sweep`? Known experiments: dropout_sweep'),
-    (['--experiment=dropout_sweep', '--config.train.epoch=2'], 'Did you mean --config.train.epochs'),
+@pytest.mark.parametrize(
+  'args,message',
+  [
+    (
+      ['--experiment=dropout_sweeep'],
+      'Did you mean `dropout_sweep`? Known experiments: dropout_sweep',
+    ),
+    (
+      ['--experiment=dropout_sweep', '--config.train.epoch=2'],
+      'Did you mean --config.train.epochs',
+    ),
     (['--experiment=dropout_sweep', '--config.seeds=two'], 'expects an integer'),
-    (['--experiment=dropout_sweep', '--config.sweep.model.dropout_rate=(0.0,1.0)'], 'outside [0, 1)'),
-    (['--experiment=dropout_sweep', '--quick', '--config.train.batch_size=100000'],
-     'larger than the training set'),
+    (
+      ['--experiment=dropout_sweep', '--config.sweep.model.dropout_rate=(0.0,1.0)'],
+      'outside [0, 1)',
+    ),
+    (
+      ['--experiment=dropout_sweep', '--quick', '--config.train.batch_size=100000'],
+      'larger than the training set',
+    ),
     (['--experiment=all', '--config.seeds=2'], 'takes no --config.* overrides'),
-    (['--experiment=dropout_sweep', '--config.parallel.mode=model'], 'pick one of auto, sweep, data'),
+    (
+      ['--experiment=dropout_sweep', '--config.parallel.mode=model'],
+      'pick one of auto, sweep, data',
+    ),
     (['--experiment=dropout_sweep', '--config.parallel.devices=64'], 'more devices than'),
     (['--experiment=dropout_sweep', '--num_processes=2'], 'needs all of --coordinator_address'),
-])
-def test_bad_input_is_one_clear_message_and_a_nonzero_exit(shared_datasets, tmp_path, args, message):
+  ],
+)
+def test_bad_input_is_one_clear_message_and_a_nonzero_exit(
+  shared_datasets, tmp_path, args, message
+):
   out = _launch(args, _env(shared_datasets, tmp_path))
   assert out.returncode == 2
   assert message in out.stderr
@@ -57,8 +88,15 @@ def test_bad_input_is_one_clear_message_and_a_nonzero_exit(shared_datasets, tmp_
 def test_missing_dataset_says_how_to_provide_it(tmp_path):
   empty = tmp_path / 'empty'
   empty.mkdir()
-  out = _launch(['--experiment=dropout_sweep', '--quick', '--config.dataset.allow_standin=false',
-                 '--config.dataset.download=false'], _env(str(empty), tmp_path))
+  out = _launch(
+    [
+      '--experiment=dropout_sweep',
+      '--quick',
+      '--config.dataset.allow_standin=false',
+      '--config.dataset.download=false',
+    ],
+    _env(str(empty), tmp_path),
+  )
   assert out.returncode == 2 and 'Traceback' not in out.stderr
   assert 'JAX_FINDINGS_DATA' in out.stderr and 'train-images-idx3-ubyte' in out.stderr
 
@@ -69,7 +107,7 @@ def test_truncated_dataset_file_is_named(shared_datasets, tmp_path):
   for f in pathlib.Path(shared_datasets, 'mnist').glob('*.gz'):
     (bad / f.name).write_bytes(f.read_bytes())
   raw = (bad / 't10k-labels-idx1-ubyte.gz').read_bytes()
-  (bad / 't10k-labels-idx1-ubyte.gz').write_bytes(raw[:len(raw) // 2])
+  (bad / 't10k-labels-idx1-ubyte.gz').write_bytes(raw[: len(raw) // 2])
   out = _launch(['--experiment=dropout_sweep', '--quick'], _env(str(bad.parent), tmp_path))
   assert out.returncode == 2 and 'Traceback' not in out.stderr
   assert 't10k-labels-idx1-ubyte.gz' in out.stderr
@@ -80,9 +118,13 @@ def test_a_work_dir_of_another_config_is_refused(shared_datasets, tmp_path):
   workdir.mkdir()
   config = json.loads(dropout_sweep.get_config('quick').to_json())
   config['seeds'] = 5
-  (workdir / 'config.json').write_text(json.dumps({'experiment': 'dropout_sweep', 'config': config}))
-  out = _launch(['--experiment=dropout_sweep', '--quick', f'--workdir={workdir}'],
-                _env(shared_datasets, tmp_path))
+  (workdir / 'config.json').write_text(
+    json.dumps({'experiment': 'dropout_sweep', 'config': config})
+  )
+  out = _launch(
+    ['--experiment=dropout_sweep', '--quick', f'--workdir={workdir}'],
+    _env(shared_datasets, tmp_path),
+  )
   assert out.returncode == 2
   assert 'seeds: 5 there, 1 now' in out.stderr and 'rm -rf' in out.stderr
 
@@ -97,8 +139,15 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
   out = _launch(['--experiment=dropout_sweep', '--quick'], env)
   assert out.returncode == 0, out.stderr
   workdir = tmp_path / 'runs' / 'dropout_sweep-quick'  # the default work dir, relative to cwd
-  for name in ('report.md', 'results.json', 'config.json', 'status.json', 'metrics.jsonl',
-               'accuracy_vs_dropout_rate.png', 'groups/group_000/result.json'):
+  for name in (
+    'report.md',
+    'results.json',
+    'config.json',
+    'status.json',
+    'metrics.jsonl',
+    'accuracy_vs_dropout_rate.png',
+    'groups/group_000/result.json',
+  ):
     assert (workdir / name).is_file(), name
   assert list((workdir / 'groups/group_000/checkpoints').iterdir())
   assert len(list((workdir / 'tensorboard').glob('*/seed0/events.out.tfevents.*'))) == 3
@@ -110,8 +159,16 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
   # The verdict is computed from the measured values.
   rates = sorted({r['point']['model.dropout_rate'] for r in results['records']})
   assert rates == [0.0, 0.5, 0.9]
-  means = [np.mean([r['final']['test_accuracy'] for r in results['records']
-                    if r['point']['model.dropout_rate'] == rate]) for rate in rates]
+  means = [
+    np.mean(
+      [
+        r['final']['test_accuracy']
+        for r in results['records']
+        if r['point']['model.dropout_rate'] == rate
+      ]
+    )
+    for rate in rates
+  ]
   checks = results['verdict']['checks']
   assert checks[0]['value'] == pytest.approx(_spearman(rates, means))
   assert checks[1]['value'] == pytest.approx(means[0] - means[2])
@@ -131,19 +188,28 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
 
 def test_killed_run_resumes_to_the_same_results(shared_datasets, tmp_path):
   env = _env(shared_datasets, tmp_path)
-  args = ['--experiment=dropout_sweep', '--quick', '--config.train.epochs=2',
-          '--config.checkpoint_every_secs=0']
+  args = [
+    '--experiment=dropout_sweep',
+    '--quick',
+    '--config.train.epochs=2',
+    '--config.checkpoint_every_secs=0',
+  ]
   straight = _launch(args + [f'--workdir={tmp_path / "a"}'], env)
   assert straight.returncode == 0, straight.stderr
 
   workdir = tmp_path / 'b'
   ckpts = workdir / 'groups' / 'group_000' / 'checkpoints'
-  proc = subprocess.Popen([sys.executable, str(REPO / 'launch.py'), '--noprogress', *args,
-                           f'--workdir={workdir}'], cwd=tmp_path, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  proc = subprocess.Popen(
+    [sys.executable, str(REPO / 'launch.py'), '--noprogress', *args, f'--workdir={workdir}'],
+    cwd=tmp_path,
+    env=env,
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.DEVNULL,
+  )
   deadline = time.time() + 240
-  while time.time() < deadline and not (ckpts.is_dir() and any(
-      (d / 'commit_success.txt').exists() for d in ckpts.iterdir())):
+  while time.time() < deadline and not (
+    ckpts.is_dir() and any((d / 'commit_success.txt').exists() for d in ckpts.iterdir())
+  ):
     time.sleep(0.05)
   proc.send_signal(signal.SIGKILL)
   proc.wait()

@@ -1,4 +1,5 @@
 """The written-out batch norm agrees with flax.linen.BatchNorm, running averages included."""
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -11,10 +12,14 @@ from nets.batch_norm import batch_norm
 def _variables(features, key):
   k1, k2, k3, k4 = jax.random.split(key, 4)
   return {
-      'params': {'scale': 1 + 0.3 * jax.random.normal(k1, (features,)),
-                 'bias': jax.random.normal(k2, (features,))},
-      'batch_stats': {'mean': jax.random.normal(k3, (features,)),
-                      'var': jax.random.uniform(k4, (features,), minval=0.5, maxval=2.0)},
+    'params': {
+      'scale': 1 + 0.3 * jax.random.normal(k1, (features,)),
+      'bias': jax.random.normal(k2, (features,)),
+    },
+    'batch_stats': {
+      'mean': jax.random.normal(k3, (features,)),
+      'var': jax.random.uniform(k4, (features,), minval=0.5, maxval=2.0),
+    },
   }
 
 
@@ -49,6 +54,11 @@ def test_a_batch_of_one_maps_every_input_to_beta():
     y, _ = batch_norm(x, jnp.full((4,), 7.0), beta, jnp.zeros(4), jnp.ones(4), train=True)
     np.testing.assert_array_equal(y, beta[None])
     y_flax = nn.BatchNorm(use_running_average=False).apply(
-        {'params': {'scale': jnp.full((4,), 7.0), 'bias': beta},
-         'batch_stats': {'mean': jnp.zeros(4), 'var': jnp.ones(4)}}, x, mutable=['batch_stats'])[0]
+      {
+        'params': {'scale': jnp.full((4,), 7.0), 'bias': beta},
+        'batch_stats': {'mean': jnp.zeros(4), 'var': jnp.ones(4)},
+      },
+      x,
+      mutable=['batch_stats'],
+    )[0]
     np.testing.assert_array_equal(y_flax, beta[None])

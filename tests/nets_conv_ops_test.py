@@ -12,17 +12,22 @@ from nets import conv_ops
 # (N, H, W, Cin, kh, kw, Cout): the project's layers (dropout CNN's image
 # layer, LeNet's second conv) plus odd/even/non-square kernels and 1x1.
 SHAPES = [
-    (2, 28, 28, 1, 3, 3, 16),
-    (2, 12, 12, 20, 5, 5, 50),
-    (1, 9, 7, 3, 4, 2, 5),
-    (2, 6, 6, 4, 1, 1, 3),
+  (2, 28, 28, 1, 3, 3, 16),
+  (2, 12, 12, 20, 5, 5, 50),
+  (1, 9, 7, 3, 4, 2, 5),
+  (2, 6, 6, 4, 1, 1, 3),
 ]
 
 
 def _ref_conv(x, k, padding):
   return lax.conv_general_dilated(
-      x, k, (1, 1), padding, dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
-      precision=lax.Precision.HIGHEST)
+    x,
+    k,
+    (1, 1),
+    padding,
+    dimension_numbers=('NHWC', 'HWIO', 'NHWC'),
+    precision=lax.Precision.HIGHEST,
+  )
 
 
 def _normal(rng, *shape):
@@ -33,16 +38,21 @@ def _data(shape, seed=0):
   """numpy data: no per-shape compile of jax.random kernels (keeps tests fast)."""
   n, h, w, cin, kh, kw, cout = shape
   rng = np.random.default_rng(seed)
-  return (_normal(rng, n, h, w, cin), _normal(rng, kh, kw, cin, cout) / np.sqrt(kh * kw * cin),
-          _normal(rng, cout))
+  return (
+    _normal(rng, n, h, w, cin),
+    _normal(rng, kh, kw, cin, cout) / np.sqrt(kh * kw * cin),
+    _normal(rng, cout),
+  )
 
 
 @jax.jit(static_argnames=('padding',))
 def _all_impls(x, k, b, ct, padding):
   """Values and (dx, dk, db) for the reference and every impl, one compile."""
+
   def grads(f):
     y, vjp = jax.vjp(f, x, k, b)
     return y, vjp(ct)
+
   out = {'ref': grads(lambda x, k, b: _ref_conv(x, k, padding) + b)}
   for impl in conv_ops.CONV_IMPLS + ('auto',):
     out[impl] = grads(lambda x, k, b, impl=impl: conv_ops.conv2d(x, k, b, padding, impl))
@@ -63,8 +73,9 @@ def test_conv2d_values_and_grads(padding, shape):
     got, got_grads = out[impl]
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5, err_msg=impl)
     for name, g, r in zip('xkb', got_grads, want_grads):
-      np.testing.assert_allclose(g, r, rtol=1e-4, atol=1e-4 * float(np.abs(r).max()),
-                                 err_msg=f'{impl} d{name}')
+      np.testing.assert_allclose(
+        g, r, rtol=1e-4, atol=1e-4 * float(np.abs(r).max()), err_msg=f'{impl} d{name}'
+      )
 
 
 def _tie_free(shape, seed=0):
@@ -95,16 +106,17 @@ def test_max_pool_values_and_grads(shape):
 
 def test_max_pool_tie_semantics_documented():
   """On a tied window 'lax' gives the gradient to one element, 'reshape' splits it."""
-  x = np.array([1., 1., 1., 1., 2., 2., 0., 1.], np.float32).reshape(1, 2, 4, 1)
+  x = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 0.0, 1.0], np.float32).reshape(1, 2, 4, 1)
   g_lax = jax.jit(jax.grad(lambda x: conv_ops.max_pool_2x2(x, 'lax').sum()))(x)
   g_rs = jax.jit(jax.grad(lambda x: conv_ops.max_pool_2x2(x, 'reshape').sum()))(x)
   # window 1 = [[1, 1], [2, 2]]: a 2-way tie; window 2 = [[1, 1], [0, 1]]: 3-way.
-  win = lambda g: [np.ravel(g[0, :, 2 * i:2 * i + 2, 0]).tolist() for i in range(2)]
+  win = lambda g: [np.ravel(g[0, :, 2 * i : 2 * i + 2, 0]).tolist() for i in range(2)]
   assert [sum(w) for w in win(g_lax)] == [sum(w) for w in win(g_rs)] == [1.0, 1.0]
   assert [sorted(w) for w in win(g_lax)] == [[0, 0, 0, 1], [0, 0, 0, 1]]
   assert win(g_rs) == [[0, 0, 0.5, 0.5], [0.5, 0.25, 0, 0.25]]
   g_all = jax.jit(jax.grad(lambda x: conv_ops.max_pool_2x2(x, 'reshape').sum()))(
-      np.ones((1, 2, 2, 1), np.float32))
+    np.ones((1, 2, 2, 1), np.float32)
+  )
   np.testing.assert_array_equal(g_all, 0.25)
 
 
@@ -122,8 +134,7 @@ def test_conv_module_init_matches_flax():
 
   @jax.jit
   def both(key):
-    return (nn.Conv(8, (3, 3)).init(key, x),
-            conv_ops.Conv(8, (3, 3), impl='patches').init(key, x))
+    return (nn.Conv(8, (3, 3)).init(key, x), conv_ops.Conv(8, (3, 3), impl='patches').init(key, x))
 
   ref, ours = both(key)
   assert jax.tree.structure(ref) == jax.tree.structure(ours)
@@ -141,8 +152,9 @@ def test_conv_module_params_interchangeable_with_flax(padding):
   @jax.jit
   def outs(params):
     return [ref.apply(params, x)] + [
-        conv_ops.Conv(8, (3, 3), padding=padding, impl=i).apply(params, x)
-        for i in conv_ops.CONV_IMPLS]
+      conv_ops.Conv(8, (3, 3), padding=padding, impl=i).apply(params, x)
+      for i in conv_ops.CONV_IMPLS
+    ]
 
   want, *got = outs(params)
   for impl, y in zip(conv_ops.CONV_IMPLS, got):
@@ -191,25 +203,43 @@ def test_bad_impl_names():
     jax.eval_shape(lambda: conv_ops.max_pool_2x2(x, impl='avg'))
 
 
-@pytest.mark.xfail(strict=True, reason=(
+@pytest.mark.xfail(
+  strict=True,
+  reason=(
     'Known, not yet explained: on one CPU device the dropout CNN with the fast ops (shifts image '
     'conv + reshape pool) gives image-layer kernel gradients up to ~1.5% off lax on real MNIST '
     '(every later layer within 3e-7; each op alone within 3e-7; the same model on 2 devices '
-    'within 3e-7 of lax). Random inputs do not show it. Found by the issue-9 layout tests.'))
+    'within 3e-7 of lax). Random inputs do not show it. Found by the issue-9 layout tests.'
+  ),
+)
 def test_the_cpu_fast_cnn_gradient_equals_lax_on_real_digits(mnist_small):
   import optax
 
   import nets
+
   x, y = jnp.asarray(mnist_small.train_x[:32]), jnp.asarray(mnist_small.train_y[:32])
 
   def grads(impl):
-    model = nets.build('cnn', conv_features=(16, 32), kernel_size=3, padding='SAME', dense=(128,),
-                       num_classes=10, activation='relu', kernel_init='glorot_uniform',
-                       init_scale=1.0, batch_norm=False, dropout_after_conv=True,
-                       dropout_after_dense=False, conv_impl=impl, pool_impl=impl)
+    model = nets.build(
+      'cnn',
+      conv_features=(16, 32),
+      kernel_size=3,
+      padding='SAME',
+      dense=(128,),
+      num_classes=10,
+      activation='relu',
+      kernel_init='glorot_uniform',
+      init_scale=1.0,
+      batch_norm=False,
+      dropout_after_conv=True,
+      dropout_after_dense=False,
+      conv_impl=impl,
+      pool_impl=impl,
+    )
     params = model.init({'params': jax.random.PRNGKey(0)}, x[:1], train=False)['params']
     loss = lambda p: optax.softmax_cross_entropy_with_integer_labels(
-        model.apply({'params': p}, x, train=False), y).mean()
+      model.apply({'params': p}, x, train=False), y
+    ).mean()
     return jax.jit(jax.grad(loss))(params)['Conv_0']['kernel']
 
   fast, ref = np.asarray(grads('auto')), np.asarray(grads('lax'))

@@ -1,4 +1,5 @@
 """The runtime-rate dropout: identity at 0, inverted scaling, kept fraction, eval determinism."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -8,8 +9,9 @@ from nets.dropout import Dropout
 
 
 def _apply(x, rate, deterministic=False, seed=0):
-  return Dropout().apply({}, x, rate, deterministic=deterministic,
-                         rngs={'dropout': jax.random.PRNGKey(seed)})
+  return Dropout().apply(
+    {}, x, rate, deterministic=deterministic, rngs={'dropout': jax.random.PRNGKey(seed)}
+  )
 
 
 def test_rate_zero_is_identity():

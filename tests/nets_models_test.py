@@ -1,4 +1,5 @@
 """The MLP and CNN modules: shapes, parameter counts, batch norm, names."""
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,8 +15,12 @@ def _count(tree):
 
 def test_dropout_sweep_cnn_has_the_documented_parameter_count():
   cfg = dropout_sweep.get_config().model
-  model = nets.build(cfg.name, **{k: v for k, v in cfg.items() if k not in ('name', 'dropout_rate')})
-  variables = jax.eval_shape(lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)), train=False))
+  model = nets.build(
+    cfg.name, **{k: v for k, v in cfg.items() if k not in ('name', 'dropout_rate')}
+  )
+  variables = jax.eval_shape(
+    lambda: model.init(jax.random.PRNGKey(0), jnp.zeros((1, 28, 28, 1)), train=False)
+  )
   n = _count(variables['params'])
   assert n == 206_922
   assert n <= 1_000_000
@@ -39,8 +44,9 @@ def test_mlp_with_batch_norm_has_running_statistics_and_no_dense_bias():
   variables = model.init(jax.random.PRNGKey(0), x, train=False)
   assert 'batch_stats' in variables
   assert 'bias' not in variables['params']['Dense_0']
-  out, updates = model.apply(variables, x * 2, train=True, mutable=['batch_stats'],
-                             rngs={'dropout': jax.random.PRNGKey(1)})
+  out, updates = model.apply(
+    variables, x * 2, train=True, mutable=['batch_stats'], rngs={'dropout': jax.random.PRNGKey(1)}
+  )
   assert out.shape == (8, 10)
   before = variables['batch_stats']['BatchNorm_0']['mean']
   assert not np.allclose(updates['batch_stats']['BatchNorm_0']['mean'], before)
@@ -56,6 +62,7 @@ def test_unknown_names_are_refused_with_the_known_ones():
 
 def test_initializers_by_name():
   from nets import initializers
+
   key = jax.random.PRNGKey(0)
   assert np.all(initializers.get('zeros')(key, (3, 3)) == 0)
   assert np.all(initializers.get('ones', 2.0)(key, (3, 3)) == 2.0)

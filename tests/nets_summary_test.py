@@ -1,4 +1,5 @@
 """Layer tables from real modules: counts, connections, receptive fields."""
+
 import flax.linen as nn
 import pytest
 
@@ -24,7 +25,11 @@ def test_lenet5_layers_match_the_paper(lenet5):
 def test_a_single_conv_and_its_multiply_adds():
   (row,) = summary.layers(nn.Conv(8, (5, 5), padding='VALID'), (32, 32, 3), train=None)
   assert (row.params, row.output_shape, row.macs) == (608, (28, 28, 8), 28 * 28 * 8 * 75)
-  assert summary.output_shape(nn.Conv(8, (5, 5), padding='VALID'), (32, 32, 3), train=None) == (28, 28, 8)
+  assert summary.output_shape(nn.Conv(8, (5, 5), padding='VALID'), (32, 32, 3), train=None) == (
+    28,
+    28,
+    8,
+  )
 
 
 def test_receptive_fields():
