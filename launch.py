@@ -163,7 +163,7 @@ def run_all(prepared):
       'override them, or set JAX_FINDINGS_RUNS to move every work dir.'
     )
   variant = 'quick' if FLAGS.quick else None
-  rows, t_all = [], time.monotonic()
+  rows, claims, t_all = [], [], time.monotonic()
   for name in experiments.NAMES:
     print(f'=== {name}', flush=True)
     t0, workdir = time.monotonic(), ''
@@ -174,6 +174,10 @@ def run_all(prepared):
       print(f'{name}: work dir {workdir}', flush=True)
       results = run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
       outcome = results['verdict']['outcome']
+      claims += [
+        {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
+        for c in results['verdict']['claims']
+      ]
     except (UserError, data.DataError) as e:
       outcome = f'FAILED: {e}'
       print(f'error: {e}', file=sys.stderr)
@@ -192,13 +196,18 @@ def run_all(prepared):
   ]
   table.append({'finding': 'total', 'outcome': '', 'wall': clock(total), 'work dir': ''})
   text = report.text_table(table)
+  claims_text = report.text_table(claims)
+  print()
+  print(claims_text)
   print()
   print(text)
   path = os.path.join(
     os.environ.get('JAX_FINDINGS_RUNS', 'runs'), 'all-quick.md' if FLAGS.quick else 'all.md'
   )
   files.write_text(
-    path, f'# All findings ({"quick" if FLAGS.quick else "default"} configs)\n\n```\n{text}\n```\n'
+    path,
+    f'# All findings ({"quick" if FLAGS.quick else "default"} configs)\n\n```\n{text}\n```\n\n'
+    f'## Every claim\n\n```\n{claims_text}\n```\n',
   )
   print(f'Summary: {path}')
   if any(o.startswith('FAILED') for _, o, _, _ in rows):

@@ -32,21 +32,22 @@ def text_table(rows) -> str:
   )
 
 
-def checks_rows(verdict):
-  return [
-    {
-      'claim': c.claim,
-      'threshold': c.threshold,
-      'measured': c.measured,
-      'result': {True: 'pass', False: 'FAIL', None: 'n/a'}[c.passed],
-    }
-    for c in verdict.checks
-  ]
+def claims_rows(verdict, *, with_threshold=True):
+  """The claims table: one row per claim, as the report and the terminal show it."""
+  rows = []
+  for c in verdict.claims:
+    row = {'id': c.id, 'claim': c.claim, 'document says': c.document or '-', 'measured': c.measured}
+    if with_threshold:
+      row['test'] = c.threshold
+    row.update({'correct value': c.correct or '-', 'result': c.shown})
+    rows.append(row)
+  return rows
 
 
 def write(workdir, *, name, doc, verdict, results, plots, command):
+  """report.md: the claims table first, then the finding, what was measured, plots, config."""
   ds = results['dataset']
-  lines = [f'# {name}: {verdict.outcome}', '', doc.strip(), '']
+  lines = [f'# {name}: {verdict.outcome}', '']
   if ds['standin']:
     lines += [
       '> **WARNING: the real dataset was not found; this run used the embedded stand-in '
@@ -54,18 +55,26 @@ def write(workdir, *, name, doc, verdict, results, plots, command):
       '',
     ]
   lines += [
-    f'- Data: {ds["describe"]}',
-    f'- Seeds: {results["seeds"]}; models trained: {len(results["records"])}; '
-    f'training wall time: {results["train_seconds"]:.1f} s',
-    f'- Reproduce: `{command}`',
+    f'## Claims ({verdict.tally()})',
+    '',
+    markdown_table(claims_rows(verdict)),
+    '',
+    'Ids cite the source documents (`002 3G`: document 002, question 3G); `own` marks a check '
+    "that is this project's addition. The test of each row was declared in the config before the "
+    'run.',
     '',
   ]
   if verdict.reasons:
     lines += ['Why inconclusive:', ''] + [f'- {r}' for r in verdict.reasons] + ['']
   lines += [
-    '## Checks',
+    '## The finding',
     '',
-    markdown_table(checks_rows(verdict)),
+    doc.strip(),
+    '',
+    f'- Data: {ds["describe"]}',
+    f'- Seeds: {results["seeds"]}; models trained: {len(results["records"])}; '
+    f'training wall time: {results["train_seconds"]:.1f} s',
+    f'- Reproduce: `{command}`',
     '',
     '## Measured',
     '',

@@ -317,7 +317,7 @@ def _print_summary(name, verdict, workdir, dataset):
     print('!' * 78)
   print(report.text_table(verdict.table))
   print()
-  print(report.text_table(report.checks_rows(verdict)))
+  print(report.text_table(report.claims_rows(verdict, with_threshold=False)))
   print()
   for reason in verdict.reasons:
     print(f'INCONCLUSIVE because {reason}')

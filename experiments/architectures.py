@@ -510,7 +510,7 @@ def verdict(results) -> v.Verdict:
         value=float(len(oks) - bad - missing),
       )
     )
-  outcome, reasons = v.decide(checks, seeds=1, min_seeds=1, standin=False, diverged=0)
+  outcome, reasons = v.decide(checks, [])
   return v.Verdict(outcome, checks, table, reasons)
 
 

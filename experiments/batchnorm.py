@@ -510,10 +510,12 @@ def verdict(results) -> v.Verdict:
   diverged_bn = sum(r['diverged'] for r in results['records'] if r['point'][BN])
   outcome, reasons = v.decide(
     checks,
-    seeds=results['seeds'],
-    min_seeds=cfg.min_seeds,
-    standin=results['dataset']['standin'],
-    diverged=diverged_bn,
+    v.run_reasons(
+      seeds=results['seeds'],
+      min_seeds=cfg.min_seeds,
+      standin=results['dataset']['standin'],
+      diverged=diverged_bn,
+    ),
   )
   return v.Verdict(outcome, checks, table, reasons)
 

@@ -213,10 +213,12 @@ def verdict(results) -> v.Verdict:
   diverged = sum(r['diverged'] for r in results['records'])
   outcome, reasons = v.decide(
     checks,
-    seeds=results['seeds'],
-    min_seeds=cfg.min_seeds,
-    standin=results['dataset']['standin'],
-    diverged=diverged,
+    v.run_reasons(
+      seeds=results['seeds'],
+      min_seeds=cfg.min_seeds,
+      standin=results['dataset']['standin'],
+      diverged=diverged,
+    ),
   )
   return v.Verdict(outcome, checks, table, reasons)
 

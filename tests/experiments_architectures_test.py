@@ -59,7 +59,7 @@ def test_a_wrong_count_is_not_reproduced(finished):
   bad['counts']['resnet18.params'] += 1
   v = architectures.verdict(bad)
   assert v.outcome == 'NOT REPRODUCED'
-  assert [c.passed for c in v.checks if c.claim.startswith('ResNet-18')] == [False]
+  assert [c.passed for c in v.claims if c.claim.startswith('ResNet-18')] == [False]
   assert {r['item']: r['row verdict'] for r in v.table}['resnet18.params'] == 'DIFFERS'
 
 

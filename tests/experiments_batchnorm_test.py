@@ -108,9 +108,9 @@ FINDING = {
 
 def test_the_finding_reproduces_and_a_diverged_plain_net_is_data_not_a_broken_run():
   v = bnx.verdict(_results(FINDING, diverged=[(1.0, 1.0, False)]))
-  assert v.outcome == 'REPRODUCED', [(c.claim, c.measured) for c in v.checks if not c.passed]
-  assert len(v.checks) == 9
-  assert 'lr 0.01: BN [600, 600, 600] vs plain [1600, 1600, 1600]' in v.checks[0].measured
+  assert v.outcome == 'REPRODUCED', [(c.claim, c.measured) for c in v.claims if not c.passed]
+  assert len(v.claims) == 9
+  assert 'lr 0.01: BN [600, 600, 600] vs plain [1600, 1600, 1600]' in v.claims[0].measured
   row = next(
     r for r in v.table if r['lr'] == '1' and r['batch norm'] == 'no' and r['init scale'] == '1'
   )
@@ -119,12 +119,12 @@ def test_the_finding_reproduces_and_a_diverged_plain_net_is_data_not_a_broken_ru
 
 def test_each_broken_claim_fails_its_own_check():
   slower = {**FINDING, (1.0, 0.1, True): 6}
-  assert bnx.verdict(_results(slower)).checks[0].passed is False
+  assert bnx.verdict(_results(slower)).claims[0].passed is False
   plain_copes = {**FINDING, (1.0, 1.0, False): 2}
-  assert bnx.verdict(_results(plain_copes)).checks[1].passed is False
+  assert bnx.verdict(_results(plain_copes)).claims[1].passed is False
   no_rescue = {**FINDING, (0.01, 0.1, True): None}
   v = bnx.verdict(_results(no_rescue))
-  assert v.checks[2].passed is False and v.outcome == 'NOT REPRODUCED'
+  assert v.claims[2].passed is False and v.outcome == 'NOT REPRODUCED'
   assert bnx.verdict(_results(FINDING, diverged=[(1.0, 1.0, True)])).outcome == 'INCONCLUSIVE'
 
 

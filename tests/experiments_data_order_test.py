@@ -39,5 +39,5 @@ def test_the_quick_run_reports_and_draws(quick):
   results, workdir = quick
   verdict = data_order.verdict(results)
   assert verdict.outcome == 'INCONCLUSIVE'  # 2 seeds
-  assert len(verdict.checks) == 4 and len(verdict.table) == 2
+  assert len(verdict.claims) == 4 and len(verdict.table) == 2
   assert (workdir / 'bias_and_dead_relus.png').stat().st_size > 10000

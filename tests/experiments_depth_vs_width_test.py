@@ -51,9 +51,9 @@ def _grid(base, per_layer):
 
 def test_met_bars_and_rising_width_reproduce_and_depth_is_called_by_its_sign():
   v = dw.verdict(_results(_grid({100: 0.977, 200: 0.981, 1000: 0.985}, -0.003)))
-  assert v.outcome == 'REPRODUCED', v.checks
-  assert [c.passed for c in v.checks] == [True] * 4
-  assert '1000: 0.98' in v.checks[2].measured  # the best 1000-unit net is the one wide layer
+  assert v.outcome == 'REPRODUCED', v.claims
+  assert [c.passed for c in v.claims] == [True] * 4
+  assert '1000: 0.98' in v.claims[2].measured  # the best 1000-unit net is the one wide layer
   assert all(row['splitting the budget over more layers'].startswith('hurt') for row in v.table)
   helped = dw.verdict(_results(_grid({100: 0.977, 200: 0.981, 1000: 0.985}, +0.003)))
   assert all(r['splitting the budget over more layers'].startswith('helped') for r in helped.table)
@@ -64,9 +64,9 @@ def test_met_bars_and_rising_width_reproduce_and_depth_is_called_by_its_sign():
 def test_a_missed_bar_or_width_that_does_not_help_is_not_reproduced():
   missed = dw.verdict(_results(_grid({100: 0.977, 200: 0.981, 1000: 0.982}, -0.001)))
   assert missed.outcome == 'NOT REPRODUCED'
-  assert [c.passed for c in missed.checks] == [True, True, False, True]
+  assert [c.passed for c in missed.claims] == [True, True, False, True]
   flat_width = dw.verdict(_results(_grid({100: 0.985, 200: 0.985, 1000: 0.985}, -0.001)))
-  assert flat_width.checks[3].passed is False
+  assert flat_width.claims[3].passed is False
 
 
 def test_too_few_seeds_is_inconclusive():

@@ -33,8 +33,8 @@ ASSIGNED = [dropout_sweep.ASSIGNMENT[r] for r in sorted(dropout_sweep.ASSIGNMENT
 
 def test_the_assignments_own_numbers_reproduce():
   v = dropout_sweep.verdict(_results(ASSIGNED))
-  assert v.outcome == 'REPRODUCED', v.checks
-  assert v.checks[0].value < -0.95
+  assert v.outcome == 'REPRODUCED', v.claims
+  assert v.claims[0].value < -0.95
   assert v.table[0]['assignment test acc'] == 0.9714
 
 
@@ -42,20 +42,20 @@ def test_flat_accuracy_is_not_reproduced():
   flat = [0.97] * 10
   v = dropout_sweep.verdict(_results(flat, noise=0.003))
   assert v.outcome == 'NOT REPRODUCED'
-  assert v.checks[1].passed is False
+  assert v.claims[1].passed is False
 
 
 def test_overfitting_pattern_fails_the_train_check():
   train_rising = list(np.linspace(0.95, 0.99, 10))  # test falls but train rises
   v = dropout_sweep.verdict(_results(ASSIGNED, train_rising))
-  assert v.checks[0].passed and v.checks[1].passed and v.checks[2].passed is False
+  assert v.claims[0].passed and v.claims[1].passed and v.claims[2].passed is False
   assert v.outcome == 'NOT REPRODUCED'
 
 
 def test_a_gap_inside_the_seed_spread_does_not_count():
   close = [0.97, 0.97, 0.97, 0.969, 0.968, 0.967, 0.966, 0.965, 0.964, 0.963]
   v = dropout_sweep.verdict(_results(close, noise=0.01))
-  assert v.checks[1].passed is False
+  assert v.claims[1].passed is False
 
 
 @pytest.mark.parametrize(

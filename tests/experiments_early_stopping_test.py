@@ -48,20 +48,20 @@ def test_stop_epochs_follow_the_generalization_loss():
 
 def test_flat_test_error_after_the_best_epoch_reproduces():
   v = early_stopping.verdict(_results([0.3, 0.15, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]))
-  assert v.outcome == 'REPRODUCED', v.checks
-  assert len(v.checks) == 4 and abs(v.checks[1].value) < 0.003
+  assert v.outcome == 'REPRODUCED', v.claims
+  assert len(v.claims) == 4 and abs(v.claims[1].value) < 0.003
 
 
 def test_overfitting_in_test_error_makes_stopping_better():
   v = early_stopping.verdict(_results([0.3, 0.15, 0.1, 0.11, 0.12, 0.13, 0.14, 0.15, 0.16]))
   assert v.outcome == 'REPRODUCED'
-  assert v.checks[0].value < -0.03 and v.checks[1].value < -0.05
+  assert v.claims[0].value < -0.03 and v.claims[1].value < -0.05
 
 
 def test_test_error_still_falling_after_the_stop_is_not_reproduced():
   v = early_stopping.verdict(_results([0.3, 0.2, 0.15, 0.14, 0.13, 0.12, 0.11, 0.10, 0.09]))
   assert v.outcome == 'NOT REPRODUCED'
-  assert v.checks[1].passed is False and v.checks[1].value > 0.05
+  assert v.claims[1].passed is False and v.claims[1].value > 0.05
 
 
 def test_the_loops_kept_weights_appear_in_the_table():

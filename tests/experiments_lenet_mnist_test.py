@@ -36,7 +36,7 @@ def test_verdict_needs_every_seed_of_both_models_above_the_assignment():
   assert good.outcome == 'REPRODUCED'
   assert good.table[0]['most confused (true -> read as: count)'] == '7 -> 2: 9, 9 -> 7: 8'
   bad = lenet_mnist.verdict(_results({'caffe_lenet': [0.985, 0.987], 'lenet5': [0.981, 0.975]}))
-  assert bad.outcome == 'NOT REPRODUCED' and bad.checks[1].value == pytest.approx(0.975)
+  assert bad.outcome == 'NOT REPRODUCED' and bad.claims[1].value == pytest.approx(0.975)
   one = lenet_mnist.verdict(_results({'caffe_lenet': [0.99], 'lenet5': [0.99]}, seeds=1))
   assert one.outcome == 'INCONCLUSIVE'
 

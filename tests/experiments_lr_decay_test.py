@@ -39,21 +39,21 @@ def _results(final_acc, seeds=3, epochs=200, per_epoch=15, noise=0.003):
 
 def test_fast_decay_learning_least_reproduces():
   v = lr_decay.verdict(_results([0.69, 0.75, 0.83, 0.83]))
-  assert v.outcome == 'REPRODUCED', v.checks
-  assert v.checks[2].value == pytest.approx(1 / (1 + 0.1 * 15))
-  assert v.checks[3].value == pytest.approx(1 / (1 + 0.0001 * 3000))
+  assert v.outcome == 'REPRODUCED', v.claims
+  assert v.claims[2].value == pytest.approx(1 / (1 + 0.1 * 15))
+  assert v.claims[3].value == pytest.approx(1 / (1 + 0.0001 * 3000))
   assert [r['exam curve'] for r in v.table] == ['B', 'D', 'C', 'A']
 
 
 def test_fast_decay_not_lowest_is_not_reproduced():
   v = lr_decay.verdict(_results([0.80, 0.75, 0.83, 0.83]))
   assert v.outcome == 'NOT REPRODUCED'
-  assert v.checks[0].passed is False and v.checks[2].passed
+  assert v.claims[0].passed is False and v.claims[2].passed
 
 
 def test_a_short_run_collapses_the_rate_early_and_not_the_slow_one():
   v = lr_decay.verdict(_results([0.69, 0.75, 0.83, 0.83], epochs=1, per_epoch=2))
-  assert v.checks[2].passed is False  # 2 updates: lr 0.83 lr0, not yet collapsed
+  assert v.claims[2].passed is False  # 2 updates: lr 0.83 lr0, not yet collapsed
   assert v.outcome == 'NOT REPRODUCED'
 
 

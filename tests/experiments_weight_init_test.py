@@ -45,8 +45,8 @@ def test_the_quick_run_reports_every_claim_and_draws(quick):
   results, workdir = quick
   verdict = weight_init.verdict(results)
   assert verdict.outcome == 'INCONCLUSIVE'  # 2 seeds, and no constant non-zero init in quick
-  assert verdict.checks[0].passed is True
-  assert len(verdict.checks) == 5 and len(verdict.table) == 4
+  assert verdict.claims[0].passed is True
+  assert len(verdict.claims) == 5 and len(verdict.table) == 4
   assert (workdir / 'decision_boundaries.png').stat().st_size > 10000
   assert (workdir / 'test_error_curves.png').exists()
 

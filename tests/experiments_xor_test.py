@@ -51,5 +51,5 @@ def test_the_quick_run_measures_fit_and_collapse(quick):
       assert r['final']['collapse_error'] > 1e-3
   verdict = xor.verdict(results)
   assert verdict.outcome == 'INCONCLUSIVE'  # 2 seeds
-  assert verdict.checks[0].passed and verdict.checks[1].passed and verdict.checks[2].passed
+  assert verdict.claims[0].passed and verdict.claims[1].passed and verdict.claims[2].passed
   assert (workdir / 'xor_boundaries.png').exists() and (workdir / 'hand_set_or_xor.png').exists()

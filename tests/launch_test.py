@@ -169,7 +169,7 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
     )
     for rate in rates
   ]
-  checks = results['verdict']['checks']
+  checks = results['verdict']['claims']
   assert checks[0]['value'] == pytest.approx(_spearman(rates, means))
   assert checks[1]['value'] == pytest.approx(means[0] - means[2])
   assert results['verdict']['outcome'] == 'INCONCLUSIVE'  # one seed
