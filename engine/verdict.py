@@ -141,7 +141,7 @@ def not_applicable(id, claim, *, document, why, primary=True) -> Claim:
   )
 
 
-def Check(claim, threshold, measured, passed, value=None) -> Claim:  # noqa: N802
+def Check(claim, threshold, measured, passed, value=None) -> Claim:
   """A check that is the project's own addition (id `own`), not a claim of a document."""
   return test(
     OWN,
