@@ -27,7 +27,7 @@ from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import cli, distributed, files, report, run  # noqa: E402
+from engine import cli, compile_cache, distributed, files, report, run  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -47,6 +47,12 @@ flags.DEFINE_string(
   'overridden config).',
 )
 flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+flags.DEFINE_string(
+  'compilation_cache',
+  'auto',
+  "JAX's persistent compilation cache: 'auto' ($JAX_COMPILATION_CACHE_DIR, else a per-user, "
+  "per-machine directory under ~/.cache/jax-findings), a directory, or 'off'.",
+)
 flags.DEFINE_bool('show_config', False, 'Print the config (after overrides) and exit.')
 flags.DEFINE_enum(
   'distributed',
@@ -108,6 +114,7 @@ def main(argv):
     return
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
+  compile_cache.enable(FLAGS.compilation_cache)
   try:
     joined = distributed.initialize(
       FLAGS.distributed, FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id

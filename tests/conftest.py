@@ -1,10 +1,16 @@
 """Shared pytest fixtures."""
 
+import os
 import pathlib
+import tempfile
 
 from engine import cpu_setup
 
 cpu_setup.configure()  # before any test imports jax: tests run the same XLA setup as launch.py
+# One persistent compilation cache for the session, this process and every launch.py it starts
+# (they inherit the environment): the same programs are compiled once, not once per subprocess.
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax-findings-xla-'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 import pytest  # noqa: E402
 
