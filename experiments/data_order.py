@@ -258,12 +258,21 @@ def _median_by_rate(values: dict, order: str) -> str:
   return ', '.join(f'{r:g}: {np.nanmedian(x):.2f}' for (o, r), x in values.items() if o == order)
 
 
+def _tally(values: dict, test) -> str:
+  """'k/n': how many sorted seeds, over every rate, pass `test`."""
+  sorted_values = [np.asarray(x) for (o, _), x in values.items() if o == SORTED]
+  hits = sum(int(np.sum(test(x))) for x in sorted_values)
+  return f'{hits}/{sum(len(x) for x in sorted_values)}'
+
+
 def claims(t, layout: PassLayout, cfg) -> list:
   """The four rows of `002 1C` from the probe traces."""
   tests = seed_tests(t, layout, cfg)
   i_neg = layout.only_negatives - 1
   bias_at = {k: x[:, i_neg] for k, x in t['output_bias'].items()}
   term_at = {k: x[:, i_neg] for k, x in t['input_term_max'].items()}
+  negatives_at = {k: x[:, i_neg] for k, x in t['negatives_correct'].items()}
+  heavy_at = {k: -bias_at[k] >= term_at[k] for k in bias_at}
   block = slice(layout.only_negatives, layout.per_pass)
   recall_max = {k: np.max(x[:, block], 1) for k, x in t['positive_recall'].items()}
   recall_end = {k: x[:, layout.per_pass - 1] for k, x in t['positive_recall'].items()}
@@ -277,9 +286,11 @@ def claims(t, layout: PassLayout, cfg) -> list:
       threshold=f'per seed, {where}: output bias b < 0 with |b| >= max over training points of '
       '|w.h| (the bias alone decides every sign), and every negative labelled negative; in >= '
       f'{cfg.min_seed_fraction:.0%} of the sorted seeds',
-      detail=f'Median b {where}, by lr: sorted {_median_by_rate(bias_at, SORTED)}; shuffled '
-      f'{_median_by_rate(bias_at, SHUFFLED)}; median max |w.h| (sorted) '
-      f'{_median_by_rate(term_at, SORTED)}.',
+      detail=f'Of the sorted seeds (all rates): b < 0 in {_tally(bias_at, lambda b: b < 0)}, '
+      f'every negative correct in {_tally(negatives_at, lambda n: n == 1)}, |b| >= max |w.h| in '
+      f'{_tally(heavy_at, lambda h: h)}. Median b {where}, by lr: sorted '
+      f'{_median_by_rate(bias_at, SORTED)}; shuffled {_median_by_rate(bias_at, SHUFFLED)}; median '
+      f'max |w.h| (sorted) {_median_by_rate(term_at, SORTED)}.',
     ),
     part_row(
       'positives',
