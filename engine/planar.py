@@ -56,6 +56,21 @@ def dead_units(model, params, x):
   return jnp.concatenate([jnp.all(z <= 0, axis=0) for z in pre]) if pre else jnp.zeros((0,), bool)
 
 
+def class_one_score(outputs):
+  """(score, shade) of a model's outputs: the score is > 0 where class 1 is predicted, the shade
+  in [0, 1] is what the pictures colour.
+
+  Two logits: their difference, shaded as P(class 1). One output (the Playground's tanh unit): the
+  output itself, shaded as (1 + y) / 2.
+  """
+  outputs = np.asarray(outputs)
+  if outputs.shape[-1] == 1:
+    score = outputs[..., 0]
+    return score, (1 + score) / 2
+  score = outputs[..., 1] - outputs[..., 0]
+  return score, 1 / (1 + np.exp(-score))
+
+
 def trained_variables(workdir, record, index):
   """The final linen variables of `record`'s model: number `index` within its group."""
   path = os.path.join(workdir, 'groups', record['group'], 'checkpoints')
@@ -63,7 +78,8 @@ def trained_variables(workdir, record, index):
 
 
 def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121):
-  """Draws P(class 1) of each panel's model over [-extent, extent]^2 with its points.
+  """Draws each panel's model over [-extent, extent]^2 (shaded by `class_one_score`) with its
+  points.
 
   `panels[(row, col)] = (model, variables, x, y, caption)`; missing panels stay blank.
   """
@@ -87,11 +103,11 @@ def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121
         ax.axis('off')
         continue
       model, variables, x, y, caption = panels[(row, col)]
-      logits = np.asarray(model.apply(variables, jnp.asarray(grid), train=False))
-      margin = (logits[:, 1] - logits[:, 0]).reshape(gx.shape)
-      ax.contourf(
-        gx, gy, 1 / (1 + np.exp(-margin)), levels=np.linspace(0, 1, 11), cmap='RdBu', alpha=0.6
+      margin, shade = class_one_score(
+        np.asarray(model.apply(variables, jnp.asarray(grid), train=False))
       )
+      margin, shade = margin.reshape(gx.shape), shade.reshape(gx.shape)
+      ax.contourf(gx, gy, shade, levels=np.linspace(0, 1, 11), cmap='RdBu', alpha=0.6)
       if margin.min() < -1e-3 and margin.max() > 1e-3:  # a boundary, not float noise on a flat 0
         ax.contour(gx, gy, margin, levels=[0.0], colors='k', linewidths=1)
       ax.scatter(

@@ -1,4 +1,9 @@
-"""Pure train and eval steps for one model; the loop vmaps them over a group."""
+"""Pure train and eval steps for one model; the loop vmaps them over a group.
+
+The loss is the model's `loss` field where it has one (nets/mlp.py), else softmax
+cross-entropy on its logits: 'squared_error' is the TensorFlow Playground's, 0.5 (y - t)^2 of a
+single output y against t = -1 for class 0 and +1 for class 1, the class read from the sign of y.
+"""
 
 import jax
 import jax.numpy as jnp
@@ -6,12 +11,36 @@ import optax
 
 from engine.state import TrainState
 
+SOFTMAX_CROSS_ENTROPY, SQUARED_ERROR = 'softmax_cross_entropy', 'squared_error'
+LOSSES = (SOFTMAX_CROSS_ENTROPY, SQUARED_ERROR)
+
 
 def _variables(state: TrainState, params=None):
   variables = {'params': state.params if params is None else params}
   if state.batch_stats:
     variables['batch_stats'] = state.batch_stats
   return variables
+
+
+def loss_name(model) -> str:
+  name = getattr(model, 'loss', SOFTMAX_CROSS_ENTROPY)
+  if name not in LOSSES:
+    raise ValueError(f'Unknown loss {name!r}; known: {", ".join(LOSSES)}.')
+  return name
+
+
+def losses(model, outputs, labels):
+  """Per-example losses of the model's outputs against integer labels."""
+  if loss_name(model) == SQUARED_ERROR:
+    return 0.5 * jnp.square(outputs[..., 0] - (2.0 * labels - 1.0))
+  return optax.softmax_cross_entropy_with_integer_labels(outputs, labels)
+
+
+def predictions(model, outputs):
+  """The predicted class of each example: argmax of the logits, or 1 where y > 0 (squared error)."""
+  if loss_name(model) == SQUARED_ERROR:
+    return (outputs[..., 0] > 0).astype(jnp.int32)
+  return jnp.argmax(outputs, -1)
 
 
 def make_train_step(model, tx, dropout: bool = True):
@@ -35,8 +64,7 @@ def make_train_step(model, tx, dropout: bool = True):
         mutable=mutable,
       )
       logits, updates = out if mutable else (out, {})
-      losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-      return losses.mean(), (logits, updates)
+      return losses(model, logits, labels).mean(), (logits, updates)
 
     (loss, (logits, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
@@ -48,7 +76,7 @@ def make_train_step(model, tx, dropout: bool = True):
     )
     metrics = {
       'loss_sum': loss * labels.shape[0],
-      'correct': jnp.sum(jnp.argmax(logits, -1) == labels).astype(jnp.float32),
+      'correct': jnp.sum(predictions(model, logits) == labels).astype(jnp.float32),
       'count': jnp.asarray(labels.shape[0], jnp.float32),
     }
     return new_state, metrics
@@ -62,10 +90,10 @@ def make_eval_step(model):
   def eval_step(state: TrainState, batch):
     images, labels, mask = batch
     logits = model.apply(_variables(state), images, train=False)
-    losses = optax.softmax_cross_entropy_with_integer_labels(logits, labels)
-    correct = jnp.argmax(logits, -1) == labels
+    per_example = losses(model, logits, labels)
+    correct = predictions(model, logits) == labels
     return {
-      'loss_sum': jnp.sum(jnp.where(mask, losses, 0.0)),
+      'loss_sum': jnp.sum(jnp.where(mask, per_example, 0.0)),
       'correct': jnp.sum(jnp.where(mask, correct, False)).astype(jnp.float32),
       'count': jnp.sum(mask).astype(jnp.float32),
     }
