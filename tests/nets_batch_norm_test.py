@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from nets.batch_norm import batch_norm
+from nets.batch_norm import batch_norm, document_forward
 
 
 def _variables(features, key):
@@ -62,3 +62,30 @@ def test_a_batch_of_one_maps_every_input_to_beta():
       mutable=['batch_stats'],
     )[0]
     np.testing.assert_array_equal(y_flax, beta[None])
+
+
+def test_the_exam_s_code_runs_only_with_z_for_x_and_then_is_batch_norm():
+  rng = np.random.default_rng(0)
+  z = 3.0 + 2.0 * rng.standard_normal((32, 6))
+  gamma, beta = 1 + 0.3 * rng.standard_normal(6), rng.standard_normal(6)
+  cache = {'mu': np.zeros(6), 'var': np.ones(6)}
+  with pytest.raises(NameError, match="'X' is not defined"):
+    document_forward('as written')(z, gamma, beta, 1e-5, dict(cache), 0.99, 'train')
+  fixed = document_forward('corrected')
+  c = dict(cache)
+  y = fixed(z, gamma, beta, 1e-5, c, 0.99, 'train')
+  y_ref, (mean, var) = batch_norm(
+    jnp.asarray(z, jnp.float32), gamma, beta, cache['mu'], cache['var'], train=True
+  )
+  np.testing.assert_allclose(y, y_ref, atol=1e-4)
+  np.testing.assert_allclose(c['mu'], mean, rtol=1e-5)
+  np.testing.assert_allclose(c['var'], var, rtol=1e-4)
+  flat = z.copy()
+  flat[:, 0] = 1.0
+  with np.errstate(all='ignore'):
+    assert np.isfinite(fixed(flat, gamma, beta, 1e-5, dict(cache), 0.99, 'train')).all()
+    assert not np.isfinite(fixed(flat, gamma, beta, 0.0, dict(cache), 0.99, 'train')).all()
+    printed = document_forward('printed formula')(
+      flat, gamma, beta, 1e-5, dict(cache), 0.99, 'train'
+    )
+  assert not np.isfinite(printed[:, 0]).any() and np.isfinite(printed[:, 1:]).all()
