@@ -408,8 +408,8 @@ def _pair_rows(results, cfg, analysis) -> list:
   elif matrix is not None:
     ranks = [pair_rank(matrix, p) for p in ASSIGNMENT_PAIRS]
     seeds = analysis.get('confusion_per_seed', {}).get(PAIRS_MODEL, [])
-    per_seed = '; '.join(
-      'seed ranks ' + ', '.join(str(pair_rank(m, p)) for p in ASSIGNMENT_PAIRS) for m in seeds
+    per_seed = ', '.join(
+      '(' + ', '.join(str(pair_rank(m, p)) for p in ASSIGNMENT_PAIRS) + ')' for m in seeds
     )
     top = ', '.join(f'{t} -> {p}: {n}' for t, p, n in most_confused(matrix, k))
     m = np.asarray(matrix)
@@ -422,7 +422,7 @@ def _pair_rows(results, cfg, analysis) -> list:
         + ', '.join(
           f'{t} -> {p}: {m[t, p]} (rank {r})' for (t, p), r in zip(ASSIGNMENT_PAIRS, ranks)
         )
-        + f' (summed over {len(seeds)} seed(s){"; " + per_seed if per_seed else ""})',
+        + f' (summed over {len(seeds)} seed(s); ranks per seed {per_seed or "-"})',
         threshold=f'both among the {k} largest off-diagonal cells of the matrix summed over '
         'seeds (ties included)',
         passed=all(r <= k for r in ranks),
