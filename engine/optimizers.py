@@ -4,10 +4,12 @@
 state instead of the compiled program, so points of a sweep that differ only in such numbers
 are one vmapped program. `schedule` names a learning-rate schedule (engine/schedules.py) whose
 numbers are optimizer fields too (`decay` for 'time_based_decay'), so they are per model as well.
+`l2_weight_decay` adds Caffe's weight decay (L2 on the gradient) before the optimizer.
 """
 
 import inspect
 
+import jax
 import ml_collections
 import optax
 
@@ -21,6 +23,10 @@ _BY_NAME = {
   'adagrad': optax.adagrad,
 }
 NAMES = tuple(sorted(_BY_NAME))
+# Caffe's weight decay: `l2_weight_decay * w` added to the gradient before the optimizer (not
+# adamw's decoupled `weight_decay`); `l2_decay_on` says which parameters: 'all' as in Caffe,
+# or 'kernels' (weights, not biases) as in the LeNet assignment's train_lenet.m.
+L2, L2_ON, L2_TARGETS = 'l2_weight_decay', 'l2_decay_on', ('all', 'kernels')
 
 
 def numeric_keys(opt_config: ml_collections.ConfigDict) -> tuple[str, ...]:
@@ -60,19 +66,51 @@ def _scheduled(name: str, schedule: str):
   return build
 
 
+def _kernels(params):
+  """True at each 'kernel' leaf (weights of dense and conv layers); biases and scales False."""
+  return jax.tree_util.tree_map_with_path(
+    lambda path, _: getattr(path[-1], 'key', None) == 'kernel', params
+  )
+
+
+def _with_l2(build, on: str):
+  """`build`'s optimizer after `optax.add_decayed_weights`, taking `l2_weight_decay` too."""
+  signature = inspect.signature(build)
+  if L2 in signature.parameters:
+    raise ValueError(f'The optimizer already takes {L2}.')
+
+  def with_l2(**kwargs):
+    decay = kwargs.pop(L2)
+    return optax.chain(
+      optax.add_decayed_weights(decay, _kernels if on == 'kernels' else None), build(**kwargs)
+    )
+
+  extra = inspect.Parameter(L2, inspect.Parameter.KEYWORD_ONLY)
+  with_l2.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])
+  return with_l2
+
+
 def make(opt_config, **overrides) -> optax.GradientTransformation:
   """Builds `opt_config.name` with its fields; `overrides` may be traced scalars."""
   name = opt_config['name']
   if name not in _BY_NAME:
     raise ValueError(f'Unknown optimizer {name!r}; known: {", ".join(NAMES)}.')
   schedule = opt_config.get('schedule', 'constant')
-  kwargs = {k: v for k, v in opt_config.items() if k not in ('name', 'schedule')}
+  kwargs = {k: v for k, v in opt_config.items() if k not in ('name', 'schedule', L2_ON)}
   kwargs.update(overrides)
   if schedule != 'constant':
     missing = [k for k in schedules.get(schedule)[1] if k not in kwargs]
     if missing:
       raise ValueError(f'The schedule {schedule!r} needs optimizer.{", optimizer.".join(missing)}.')
-  return optax.inject_hyperparams(_scheduled(name, schedule))(**kwargs)
+  factory = _scheduled(name, schedule)
+  if L2 in kwargs:
+    on = opt_config.get(L2_ON, 'all')
+    if on not in L2_TARGETS:
+      raise ValueError(f'optimizer.{L2_ON} must be one of {", ".join(L2_TARGETS)}; got {on!r}.')
+    factory = _with_l2(factory, on)
+  elif L2_ON in opt_config:
+    raise ValueError(f'optimizer.{L2_ON} is set but optimizer.{L2} is not.')
+  return optax.inject_hyperparams(factory)(**kwargs)
 
 
 def learning_rate(opt_config, opt_state):

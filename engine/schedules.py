@@ -46,12 +46,22 @@ def cosine_decay(learning_rate, decay_steps, alpha):
   return schedule
 
 
+def inv_decay(learning_rate, gamma, power):
+  """Caffe's "inv" policy: lr(t) = lr0 * (1 + gamma * t) ** -power (LeNet's: 1e-4, 0.75)."""
+
+  def schedule(count):
+    return learning_rate * (1.0 + gamma * count) ** (-power)
+
+  return schedule
+
+
 # name -> (schedule factory, the optimizer config keys it reads besides `learning_rate`)
 SCHEDULES = {
   'time_based_decay': (time_based_decay, ('decay',)),
   'exponential_decay': (exponential_decay, ('decay_rate', 'decay_steps')),
   'step_decay': (step_decay, ('drop', 'drop_every')),
   'cosine_decay': (cosine_decay, ('decay_steps', 'alpha')),
+  'inv': (inv_decay, ('gamma', 'power')),
 }
 NAMES = ('constant',) + tuple(SCHEDULES)
 

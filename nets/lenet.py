@@ -126,7 +126,9 @@ class CaffeLeNet(nn.Module):
   """conv 20@5x5, pool, conv 50@5x5, pool, dense 500 + ReLU, dense 10 (431,080 parameters).
 
   As in Caffe's `examples/mnist/lenet_train_test.prototxt`: VALID convolutions, no nonlinearity
-  after the convolutions, Xavier (Glorot-uniform) weights. 28x28 input gives 24, 12, 8, 4.
+  after the convolutions. 28x28 input gives 24, 12, 8, 4. Caffe's "xavier" filler there draws
+  uniformly with variance 1/fan_in, which is kernel_init='lecun_uniform' (the LeNet finding's);
+  the default here is Glorot-uniform.
   """
 
   num_classes: int = 10
