@@ -20,6 +20,8 @@ NAMES = (
   'weight_init',
   'data_order',
   'xor',
+  'answer_keys',
+  'loocv',
 )
 
 
