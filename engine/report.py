@@ -13,11 +13,13 @@ from engine import distributed, files
 
 
 def markdown_table(rows) -> str:
+  """A markdown table; a `|` or a line break inside a cell is escaped so the row stays one row."""
   if not rows:
     return ''
   cols = list(rows[0])
-  lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
-  lines += ['| ' + ' | '.join(str(r[c]) for c in cols) + ' |' for r in rows]
+  cell = lambda x: str(x).replace('|', '\\|').replace('\n', ' ')
+  lines = ['| ' + ' | '.join(map(cell, cols)) + ' |', '|' + '---|' * len(cols)]
+  lines += ['| ' + ' | '.join(cell(r[c]) for c in cols) + ' |' for r in rows]
   return '\n'.join(lines)
 
 

@@ -118,7 +118,7 @@ def number(
     claim,
     document=fmt.format(document),
     measured=measured or fmt.format(computed),
-    threshold=f'|document - computed| <= {tolerance:g}',
+    threshold=f'abs(document - computed) <= {tolerance:g}',
     passed=agrees,
     value=computed,
     primary=primary,
@@ -141,7 +141,7 @@ def not_applicable(id, claim, *, document, why, primary=True) -> Claim:
   )
 
 
-def Check(claim, threshold, measured, passed, value=None) -> Claim:
+def Check(claim, threshold, measured, passed, value=None, primary=True) -> Claim:
   """A check that is the project's own addition (id `own`), not a claim of a document."""
   return test(
     OWN,
@@ -151,6 +151,7 @@ def Check(claim, threshold, measured, passed, value=None) -> Claim:
     threshold=threshold,
     passed=passed,
     value=value,
+    primary=primary,
   )
 
 
