@@ -1,4 +1,5 @@
-"""What the 2-D findings share: the best a straight line can do, and decision-boundary pictures.
+"""What the 2-D findings share: the Playground's network, the best a straight line can do, and
+decision-boundary pictures.
 
 A network whose hidden units stay identical computes a monotone function of one affine map
 w.x + b, so its decision boundary is a line; `best_line_accuracy` is the exact ceiling such a
@@ -10,11 +11,22 @@ measured.
 import os
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 
 from engine import checkpoints, report
 
 plt = report.plt
+
+
+def playground_model(**changes) -> ml_collections.ConfigDict:
+  """The TensorFlow Playground's network (nn.ts, playground.ts): 2-4-2 ReLU, one tanh output
+  unit, squared error on ±1 targets, weights uniform in [-0.5, 0.5], biases 0.1."""
+  model = dict(name='mlp', hidden=(4, 2), num_classes=1, activation='relu',
+               kernel_init='playground_uniform', init_scale=1.0, bias_init='playground',
+               output_activation='tanh', loss='squared_error', batch_norm=False, dropout=False,
+               dropout_rate=0.0)  # fmt: skip
+  return ml_collections.ConfigDict({**model, **changes})
 
 
 def best_line_accuracy(x, y) -> float:

@@ -39,7 +39,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from engine import base_config, report
+from engine import base_config, planar, report
 from engine import records as rs
 from engine import run as run_lib
 from engine import verdict as v
@@ -65,22 +65,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c.dataset.num_samples = 500  # the Playground's NUM_SAMPLES_CLASSIFY
   c.dataset.noise = 0.0
   c.dataset.train_fraction = 0.5  # its default "ratio of training to test data", 50%
-  c.model = ml_collections.ConfigDict(
-    dict(
-      name='mlp',
-      hidden=(4, 2),
-      num_classes=1,
-      activation='relu',
-      kernel_init='playground_uniform',
-      init_scale=1.0,
-      bias_init='playground',
-      output_activation='tanh',
-      loss='squared_error',
-      batch_norm=False,
-      dropout=False,
-      dropout_rate=0.0,
-    )
-  )
+  c.model = planar.playground_model()
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.03))
   c.train.update(
     dict(

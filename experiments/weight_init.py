@@ -58,22 +58,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
   c.dataset.num_samples = 500  # the Playground's NUM_SAMPLES_CLASSIFY
   c.dataset.noise = 0.0
   c.dataset.train_fraction = 0.5
-  c.model = ml_collections.ConfigDict(
-    dict(
-      name='mlp',
-      hidden=(4, 2),
-      num_classes=1,
-      activation='relu',
-      kernel_init=RANDOM_INIT,
-      init_scale=1.0,
-      bias_init='playground',
-      output_activation='tanh',
-      loss='squared_error',
-      batch_norm=False,
-      dropout=False,
-      dropout_rate=0.0,
-    )
-  )
+  c.model = planar.playground_model(kernel_init=RANDOM_INIT)
   c.optimizer = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.03))
   # 350 records of 10 passes: 3,500 Playground epochs, past the document's "almost 3200" (and
   # its rounding up to 3,250), at a resolution of 10 epochs.
