@@ -63,7 +63,7 @@ def write(workdir, *, name, doc, verdict, results, plots, command):
     '',
     'Ids cite the source documents (`002 3G`: document 002, question 3G); `own` marks a check '
     "that is this project's addition. The result judges what the document says: for a true/false "
-    "question the claim column gives the statement and the document column the answer, so HOLDS "
+    'question the claim column gives the statement and the document column the answer, so HOLDS '
     "means the document's answer holds. The test of each row was declared in the config before "
     'the run.',
     '',
