@@ -40,6 +40,7 @@ HOLDS; outside: DOCUMENT WRONG; straddling: INCONCLUSIVE). Rates are per step of
 plotted: one degree, or one log-spaced checkpoint of training.
 """
 
+import functools
 import os
 from typing import NamedTuple
 
@@ -84,7 +85,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
       seed=0,
     )
   )
-  # Degree 15 of 20 points: the variance is ~10x the minimum test error's, short of interpolation.
+  # Up to degree 15 of 20 points: far into overfitting, short of interpolation (degree 19).
   c.poly = ml_collections.ConfigDict(dict(degrees=tuple(range(16))))
   c.mlp = ml_collections.ConfigDict(
     dict(
@@ -231,30 +232,34 @@ class Regressor(nn.Module):
     return nn.Dense(1, kernel_init=nn.initializers.zeros)(h)[:, 0]
 
 
-def mlp_predictions(config, data: Data):
-  """Train one net per training set (its own init seed), full-batch Adam, all vmapped; the
-  predictions at every step of `mlp.steps`: (steps, R, n) and (steps, R, T), float32."""
-  c = config.mlp
-  if not hasattr(nn, c.activation):
-    raise UserError(f'mlp.activation={c.activation!r} is not a flax.linen activation.')
-  net = Regressor(c.width, c.activation)
-  tx = optax.adam(c.learning_rate)
-  t = jnp.asarray(scaled(data.x, config.data), jnp.float32)
-  t_test = jnp.asarray(scaled(data.x_test, config.data), jnp.float32)
-  Y = jnp.asarray(data.y[: c.datasets], jnp.float32)
-  keys = jax.random.split(jax.random.key(c.seed), c.datasets)
-  params = jax.vmap(lambda k: net.init(k, t))(keys)
-  opt = jax.vmap(tx.init)(params)
+class MLPPrograms(NamedTuple):
+  init: object  # (keys, t) -> (params, opt_state), one per key
+  advance: object  # (params, opt_state, Y, t, steps) -> both after `steps` full-batch steps
+  predict: object  # (params, t) -> (R, len(t)) predictions
 
-  def loss(p, y):
-    return jnp.mean((net.apply(p, t) - y) ** 2)
+
+@functools.cache
+def mlp_programs(width: int, activation: str, learning_rate: float) -> MLPPrograms:
+  """The jitted programs of one MLP setup, built once per process and vmapped over training
+  sets (each with its own init key)."""
+  if not hasattr(nn, activation):
+    raise UserError(f'mlp.activation={activation!r} is not a flax.linen activation.')
+  net = Regressor(width, activation)
+  tx = optax.adam(learning_rate)
 
   @jax.jit
-  def advance(params, opt, steps):
+  def init(keys, t):
+    params = jax.vmap(lambda k: net.init(k, t))(keys)
+    return params, jax.vmap(tx.init)(params)
+
+  @jax.jit
+  def advance(params, opt, Y, t, steps):
     def one(p, o, y):
+      loss = lambda p: jnp.mean((net.apply(p, t) - y) ** 2)
+
       def body(_, carry):
         p, o = carry
-        updates, o = tx.update(jax.grad(loss)(p, y), o, p)
+        updates, o = tx.update(jax.grad(loss)(p), o, p)
         return optax.apply_updates(p, updates), o
 
       return jax.lax.fori_loop(0, steps, body, (p, o))
@@ -262,16 +267,27 @@ def mlp_predictions(config, data: Data):
     return jax.vmap(one)(params, opt, Y)
 
   @jax.jit
-  def predict(params):
-    return jax.vmap(lambda p: (net.apply(p, t), net.apply(p, t_test)))(params)
+  def predict(params, t):
+    return jax.vmap(lambda p: net.apply(p, t))(params)
 
+  return MLPPrograms(init, advance, predict)
+
+
+def mlp_predictions(config, data: Data):
+  """Train one net per training set (its own init seed), full-batch Adam, all vmapped; the
+  predictions at every step of `mlp.steps`: (steps, R, n) and (steps, R, T)."""
+  c = config.mlp
+  prog = mlp_programs(c.width, c.activation, c.learning_rate)
+  t = jnp.asarray(scaled(data.x, config.data), jnp.float32)
+  t_test = jnp.asarray(scaled(data.x_test, config.data), jnp.float32)
+  Y = jnp.asarray(data.y[: c.datasets], jnp.float32)
+  params, opt = prog.init(jax.random.split(jax.random.key(c.seed), c.datasets), t)
   train, test, done = [], [], 0
   for step in c.steps:
-    params, opt = advance(params, opt, step - done)
+    params, opt = prog.advance(params, opt, Y, t, step - done)
     done = step
-    tr, te = predict(params)
-    train.append(np.asarray(tr, np.float64))
-    test.append(np.asarray(te, np.float64))
+    train.append(np.asarray(prog.predict(params, t), np.float64))
+    test.append(np.asarray(prog.predict(params, t_test), np.float64))
   return np.stack(train), np.stack(test)
 
 
@@ -352,7 +368,7 @@ def measure(config, workdir):
     'records': [],
     'train_seconds': 0.0,
     'dataset': {
-      'name': f'y = {c.data.amplitude:g} sin(2π {c.data.frequency:g} x) + N(0, {s:g}²)',
+      'name': f'y = {c.data.amplitude:g}·sin(2π·{c.data.frequency:g}x) + N(0, {s:g}²)',
       'source': f'generated from jax.random.key({c.data.seed})',
       'standin': False,
       'describe': (

@@ -22,21 +22,17 @@ def _result(verdict, claim):
   return next(c.result for c in verdict.claims if c.claim == claim)
 
 
-def _tiny_config():
+def _quick():
+  """The quick config and its data: the programs the module's run compiles, compiled once."""
   c = bv.get_config('quick')
-  c.data.datasets, c.data.n_train, c.data.n_test = 6, 12, 9
-  c.poly.degrees = (0, 1, 3, 5)
-  c.mlp.datasets, c.mlp.width, c.mlp.steps = 3, 8, (0, 5, 10, 20)
-  c.bootstrap.resamples = 10
-  return c
+  return c, bv.generate(c.data)
 
 
 def test_vmapped_fits_equal_numpy_polyfit():
-  c = _tiny_config()
-  data = bv.generate(c.data)
+  c, data = _quick()
   train, test = bv.poly_predictions(c, data)
-  for i, d in enumerate(c.poly.degrees):
-    for r in (0, 4):
+  for i, d in enumerate(c.poly.degrees[:9]):
+    for r in (0, 37):
       coef = np.polyfit(data.x, data.y[r], d)
       np.testing.assert_allclose(test[i, r], np.polyval(coef, data.x_test), atol=1e-9)
       np.testing.assert_allclose(train[i, r], np.polyval(coef, data.x), atol=1e-9)
@@ -45,17 +41,16 @@ def test_vmapped_fits_equal_numpy_polyfit():
 def test_closed_form_equals_the_covariance_formula_in_another_basis():
   """Bias from a noiseless monomial fit, variance σ² x0ᵀ (XᵀX)⁻¹ x0; expected test error of
   a fixed-design fit is their sum plus σ² at every x0."""
-  c = _tiny_config()
-  data = bv.generate(c.data)
+  c, data = _quick()
   exact = bv.exact_poly(c, data)
   s2 = c.data.noise_sd**2
-  for i, d in enumerate(c.poly.degrees):
+  for i, d in enumerate(c.poly.degrees[:9]):  # normal equations lose digits beyond 8
     X, X0 = np.vander(data.x, d + 1), np.vander(data.x_test, d + 1)
     bias = np.polyval(np.polyfit(data.x, data.f, d), data.x_test) - data.f_test
     var = s2 * np.einsum('tj,jk,tk->t', X0, np.linalg.inv(X.T @ X), X0)
     assert exact['bias2'][i] == pytest.approx(np.mean(bias**2), rel=1e-7, abs=1e-12)
-    assert exact['variance'][i] == pytest.approx(np.mean(var), rel=1e-7)
-    assert exact['test'][i] == pytest.approx(np.mean(bias**2 + var) + s2, rel=1e-7)
+    assert exact['variance'][i] == pytest.approx(np.mean(var), rel=1e-6)
+    assert exact['test'][i] == pytest.approx(np.mean(bias**2 + var) + s2, rel=1e-6)
 
 
 def test_curves_equal_a_direct_numpy_computation():
@@ -94,8 +89,7 @@ def test_curves_equal_a_direct_numpy_computation():
 
 
 def test_same_config_same_numbers():
-  c = _tiny_config()
-  data = bv.generate(c.data)
+  c, data = _quick()
   np.testing.assert_array_equal(data.y, bv.generate(c.data).y)
   first, second = bv.mlp_predictions(c, data), bv.mlp_predictions(c, data)
   np.testing.assert_array_equal(first[1], second[1])
