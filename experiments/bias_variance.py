@@ -1,4 +1,4 @@
-"""Bias² falls, variance rises, test error is U-shaped; the answer's "constant rates" are wrong.
+"""Bias² falls, variance rises, test error is U-shaped; no "constant rates", no "parallel" floor.
 
 Seed: the deep-learning exam's problem 1 (`003 P1`): sketch squared bias, variance, training
 error, test error and irreducible error against model complexity, and explain each shape. The
@@ -37,7 +37,12 @@ complexities goes against the trend by more than z standard errors; "at a consta
 the share of the total change made over the first half of the axis is within the band a rate
 ratio of `max_rate_ratio` between the halves allows (its bootstrap interval inside the band:
 HOLDS; outside: DOCUMENT WRONG; straddling: INCONCLUSIVE). Rates are per step of the axis as
-plotted: one degree, or one log-spaced checkpoint of training.
+plotted: one degree, or one log-spaced checkpoint of training. "Parallel" means test MSE minus
+irreducible error (= bias² + variance) is the same at every complexity within its noise.
+
+The outcome rests on the primary rows: the decomposition and closed-form checks, the U-shape,
+the three trends and a constant irreducible error, on both axes. The answer's rates,
+"without oscillations", "parallel" and "always greater" are reported beside them.
 """
 
 import functools
@@ -108,7 +113,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     c.data.datasets = 64
     c.poly.degrees = tuple(range(13))
     c.mlp.datasets = 16
-    c.mlp.steps = (0, 10, 30, 100, 300, 1000)
+    c.mlp.steps = (0, 10, 30, 100, 300, 1000, 3000)
     c.bootstrap.resamples = 50
   return c
 
@@ -413,6 +418,10 @@ def rate_band(C: int, ratio: float) -> tuple:
   return a / (a + ratio * b), ratio * a / (ratio * a + b)
 
 
+def _p(p):
+  return '< 1e-12' if p < 1e-12 else f'= {p:.1e}'
+
+
 def _fmt(x):
   return f'{x:.4g}'
 
@@ -440,7 +449,7 @@ def trend(axis, curve, sign, alpha) -> Trend:
   passed = p < alpha and sign * net.value > z * net.se
   return Trend(
     passed,
-    f'Spearman ρ = {rho:+.3f} (one-sided p = {p:.1e}); {_at(axis, 0)} → {_at(axis, -1)}: '
+    f'Spearman ρ = {rho:+.3f} (one-sided p {_p(p)}); {_at(axis, 0)} → {_at(axis, -1)}: '
     f'{_fmt(c[0])} → {_fmt(c[-1])} (change {net.value:+.4g} ± {net.se:.2g})',
     f'one-sided Spearman p < {alpha:g} and |net change| > {z:.2f} SE in that direction',
     rho,
