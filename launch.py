@@ -131,6 +131,7 @@ def main(argv):
     return
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
+    logging.get_absl_handler().addFilter(_one_line_orbax_errors)
   if FLAGS.deterministic:
     try:
       deterministic_ops()
@@ -173,6 +174,15 @@ def main(argv):
     if explained is None:
       raise
     _fail(explained, code=1)
+
+
+def _one_line_orbax_errors(record) -> bool:
+  """Orbax logs a failed save from each of its threads with a traceback (a full disk: hundreds
+  of lines); one line each is kept, and launch.py's own paragraph names the cause."""
+  if '/orbax/' in record.pathname:
+    record.msg, record.args = str(record.getMessage()).splitlines()[0][:300], ()
+    record.exc_info, record.exc_text = None, None
+  return True
 
 
 def _progress() -> bool:

@@ -59,13 +59,17 @@ def save(mngr: ocp.CheckpointManager, step: int, tree) -> None:
   if step in mngr.all_steps():
     return
   with preemption.deferred():
-    mngr.save(
-      step,
-      args=ocp.args.StandardSave(tree),
-      custom_metadata={'sha256': checksum(tree)},
-      force=True,
-    )
-    mngr.wait_until_finished()
+    try:
+      mngr.save(
+        step,
+        args=ocp.args.StandardSave(tree),
+        custom_metadata={'sha256': checksum(tree)},
+        force=True,
+      )
+      mngr.wait_until_finished()
+    except Exception:
+      _remove_partial(mngr.directory, step)  # a full disk gets its space back for status.json
+      raise
 
 
 class Unusable(Exception):
@@ -123,6 +127,12 @@ def restore_latest(mngr: ocp.CheckpointManager, target, log=print):
   if steps:
     log(f'no usable checkpoint in {mngr.directory}: this group restarts from scratch.')
   return None, target
+
+
+def _remove_partial(directory, step) -> None:
+  for name in os.listdir(directory):
+    if name.startswith(f'{step}.orbax-checkpoint-tmp'):
+      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
 
 
 def _delete(mngr, step):

@@ -66,9 +66,9 @@ def read_json(path: str):
 
 
 def check_workdir(workdir: str) -> None:
-  """UserError unless `workdir` is, or can be created as, a writable directory; creates nothing.
+  """UserError unless `workdir` is, or can be created as, a writable directory; leaves nothing.
 
-  The nearest existing ancestor must be a directory this process may write in."""
+  The nearest existing ancestor must be a directory this process can create a directory in."""
   path = os.path.abspath(workdir)
   if os.path.exists(path) and not os.path.isdir(path):
     raise UserError(f'--workdir={workdir} is a file, not a directory. Pass a directory path.')
@@ -80,19 +80,14 @@ def check_workdir(workdir: str) -> None:
       f'--workdir={workdir} cannot be created: {probe} is a file, not a directory. Pass a '
       'path under a directory.'
     )
-  if not os.access(probe, os.W_OK | os.X_OK) or _read_only(probe):
+  try:  # what the filesystem says (root, ACLs, read-only mounts, /proc), not what modes suggest
+    os.rmdir(tempfile.mkdtemp(dir=probe, prefix='.jax-findings-probe-'))
+  except OSError as e:
     what = 'the work dir' if probe == path else f'{probe}, where it would be created,'
     raise UserError(
-      f'--workdir={workdir} is not writable: {what} cannot be written by this user (or is on '
-      'a read-only filesystem). Pass a directory you can write to.'
-    )
-
-
-def _read_only(path: str) -> bool:
-  try:
-    return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-  except OSError:
-    return False
+      f'--workdir={workdir} is not writable: {what} cannot be written in ({e.strerror}). '
+      'Pass a directory you can write to.'
+    ) from None
 
 
 _CAUSES = {
