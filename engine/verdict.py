@@ -188,7 +188,8 @@ def run_reasons(
 
   From `records` (engine/loop.py's) also: models whose loss exploded without becoming NaN, and
   a run in which no model trained (every one, or one of the `control` records, the point that
-  must learn for the finding to mean anything, ends at chance accuracy, 1 / `num_classes`).
+  must learn for the finding to mean anything, ends at chance accuracy, 1 / `num_classes`, with
+  a loss no lower than its initial one).
   """
   reasons = []
   if seeds < min_seeds:
@@ -206,7 +207,10 @@ def run_reasons(
     )
   if num_classes and records:
     at_chance = [r for r in records if _at_chance(r, num_classes)]
-    chance = f'chance accuracy (1/{num_classes} = {1 / num_classes:.3f}, + {CHANCE_MARGIN})'
+    chance = (
+      f'chance accuracy (1/{num_classes} = {1 / num_classes:.3f}, + {CHANCE_MARGIN}), its loss '
+      'not below its initial one'
+    )
     if len(at_chance) == len(records):
       reasons.append(f'no model trained: every model ended at {chance}.')
     elif [r for r in control if _at_chance(r, num_classes)]:
@@ -225,9 +229,15 @@ def _explosion(record) -> str:
 
 
 def _at_chance(record, num_classes) -> bool:
-  final = record.get('final') or {}
-  acc = final.get('train_accuracy', final.get('test_accuracy'))
-  return acc is None or acc <= 1 / num_classes + CHANCE_MARGIN
+  """Learned nothing: ends at chance accuracy on the training images, its loss no lower than
+  before training (records of engine/loop.py carry it as `initial`; without it, unknown)."""
+  final, start = record.get('final') or {}, record.get('initial')
+  if not start:
+    return False
+  acc, loss = final.get('train_accuracy'), final.get('train_loss')
+  return (acc is None or acc <= 1 / num_classes + CHANCE_MARGIN) and (
+    loss is None or loss >= start['train_loss']
+  )
 
 
 def decide(claims, reasons) -> tuple[str, list]:
