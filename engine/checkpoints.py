@@ -120,8 +120,8 @@ def restore_latest(mngr: ocp.CheckpointManager, target, log=print):
       continue
     if not verified:
       log(
-        f'checkpoint {step} in {mngr.directory} has no checksum (an older version wrote it); '
-        'resuming from it unverified.'
+        f'checkpoint {step} in {mngr.directory} has no checksum (an older version, or a job of '
+        'several processes, wrote it); resuming from it unverified.'
       )
     return step, tree
   if steps:
