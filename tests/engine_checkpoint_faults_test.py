@@ -137,3 +137,34 @@ def test_a_run_resumed_past_a_garbled_checkpoint_equals_an_uninterrupted_one(mni
   for a, b in zip(straight, resumed):
     assert a['history'] == b['history']
   assert os.path.isdir(ckpts / '34')  # saved again, from the retrained epoch
+
+
+def test_a_failure_while_writing_the_report_leaves_status_failed(tmp_path):
+  import json
+  import types
+
+  import ml_collections
+
+  from engine import finding, run
+  from engine import verdict as v
+
+  module = types.ModuleType('broken_report')
+  module.__doc__ = 'A finding whose plot fails.\n\nIt measures nothing.'
+  module.get_config = lambda variant=None: ml_collections.ConfigDict(dict(n=1))
+  module.measure = lambda config, workdir: {
+    'seeds': 1,
+    'records': [],
+    'train_seconds': 0.0,
+    'dataset': {'name': 'none', 'source': '-', 'standin': False, 'describe': '-'},
+  }
+  module.verdict = lambda results: v.Verdict(v.INCONCLUSIVE, [], [], ['nothing measured'])
+
+  def plot(results, workdir):
+    raise OSError(28, 'No space left on device')
+
+  module.plot = plot
+  f = finding.from_module(module)
+  with pytest.raises(OSError):
+    run.run(f, f.config(), str(tmp_path / 'w'), progress=False)
+  status = json.loads((tmp_path / 'w' / 'status.json').read_text())
+  assert status['state'] == 'failed' and 'No space left' in status['error']
