@@ -7,6 +7,11 @@
     python launch.py --experiment=NAME --coordinator_address=HOST0:1234 --num_processes=2 \
         --process_id=0     # one process of a job of several (engine/distributed.py)
 
+Exit codes: 0 done; 1 failed (a bug, a full or unusable work dir: one paragraph says which);
+2 bad input; 130 interrupted (Ctrl-C); 75 preempted (SIGTERM: the exact step is saved and
+status.json says "preempted"; the same command resumes). Each is decided before SIGKILL can
+follow a SIGTERM, which a scheduler sends only after its grace period.
+
 `pip install -e .` also installs this as the `jax-findings` command. Configs are parsed by
 `ml_collections.config_flags` (engine/cli.py); absl's own flags (--verbosity, --helpfull,
 --flagfile) and JAX's (--jax_debug_nans, ...) work as usual.
@@ -27,7 +32,7 @@ from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import cli, compile_cache, distributed, files, report, run  # noqa: E402
+from engine import cli, compile_cache, distributed, files, preemption, report, run  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -46,7 +51,19 @@ flags.DEFINE_string(
   'with the same work dir resumes. Default: runs/NAME (or runs/NAME-HASH for an '
   'overridden config).',
 )
-flags.DEFINE_bool('progress', True, 'Show a progress bar.')
+flags.DEFINE_bool(
+  'progress',
+  True,
+  "Show a progress bar when stderr is a terminal; elsewhere (a cluster job's log) each epoch "
+  'is one log line instead.',
+)
+flags.DEFINE_bool(
+  'deterministic',
+  False,
+  'Ask XLA for deterministic GPU kernels (XLA_FLAGS --xla_gpu_deterministic_ops=true): GPU runs '
+  'then repeat bit for bit, a resume included, at some speed. CPU and TPU are deterministic '
+  'without it (README_ops.md).',
+)
 flags.DEFINE_string(
   'compilation_cache',
   'auto',
@@ -114,6 +131,12 @@ def main(argv):
     return
   if not FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)
+    logging.get_absl_handler().addFilter(_one_line_orbax_errors)
+  if FLAGS.deterministic:
+    try:
+      deterministic_ops()
+    except UserError as e:
+      _fail(str(e))
   compile_cache.enable(FLAGS.compilation_cache)
   try:
     joined = distributed.initialize(
@@ -123,6 +146,7 @@ def main(argv):
     _fail(str(e))
   if joined and not distributed.is_writer():
     sys.stdout = open(os.devnull, 'w')  # process 0 prints for the job, as it writes for it
+  preemption.install(sigterm=not joined)  # in a job, jax.distributed's preemption service has it
   if FLAGS.experiment == 'all':
     return run_all(prepared)
   finding, config = prepared.finding, _CONFIG.value
@@ -138,16 +162,66 @@ def main(argv):
     workdir = workdir or run.default_workdir(
       finding.name, config, prepared.default, prepared.variant
     )
-    print(f'{finding.name}: work dir {workdir}')
-    run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
+    files.check_workdir(workdir)
+    print(f'{finding.name}: work dir {workdir}', flush=True)
+    run.run(finding, config, workdir, progress=_progress(), command=prepared.command)
   except (UserError, data.DataError) as e:
     _fail(str(e))
-  except KeyboardInterrupt:
+  except KeyboardInterrupt as e:
+    _interrupted(e, f'Finished groups and checkpoints are kept in {workdir}')
+  except Exception as e:  # pylint: disable=broad-except
+    explained = files.explain_os_error(e, workdir)
+    if explained is None:
+      raise
+    _fail(explained, code=1)
+
+
+def _one_line_orbax_errors(record) -> bool:
+  """Orbax logs a failed save from each of its threads with a traceback (a full disk: hundreds
+  of lines); one line each is kept, and launch.py's own paragraph names the cause."""
+  if '/orbax/' in record.pathname:
+    record.msg, record.args = str(record.getMessage()).splitlines()[0][:300], ()
+    record.exc_info, record.exc_text = None, None
+  return True
+
+
+def _progress() -> bool:
+  """A progress bar redraws its line with carriage returns: on a terminal only."""
+  return FLAGS.progress and sys.stderr.isatty()
+
+
+def _interrupted(error, kept: str):
+  if isinstance(error, preemption.Preempted):
     _fail(
-      f'Interrupted. Finished groups and checkpoints are kept in {workdir}; run the same '
-      'command again to resume.',
-      code=130,
+      f'Preempted (SIGTERM): the exact step was saved. {kept}; run the same command again to '
+      'resume.',
+      code=preemption.EXIT_CODE,
     )
+  _fail(
+    f'Interrupted. {kept}; run the same command again to resume.',
+    code=preemption.INTERRUPTED_EXIT_CODE,
+  )
+
+
+def deterministic_ops(environ=os.environ) -> None:
+  """Adds --xla_gpu_deterministic_ops=true to XLA_FLAGS, which XLA reads when its backend starts:
+  deterministic GPU reductions and scatters (atomics off). UserError if it cannot take effect."""
+  from jax._src import xla_bridge  # pylint: disable=g-import-not-at-top
+
+  current = environ.get('XLA_FLAGS', '')
+  if '--xla_gpu_deterministic_ops=false' in current:
+    raise UserError(
+      '--deterministic asks for --xla_gpu_deterministic_ops=true, but XLA_FLAGS sets it to '
+      'false. Remove it from XLA_FLAGS, or drop --deterministic.'
+    )
+  if '--xla_gpu_deterministic_ops' in current:
+    return
+  if xla_bridge.backends_are_initialized():
+    raise UserError(
+      '--deterministic must be set before JAX starts its backend, and something started it '
+      'already. Put --xla_gpu_deterministic_ops=true in XLA_FLAGS instead.'
+    )
+  environ['XLA_FLAGS'] = f'{current} --xla_gpu_deterministic_ops=true'.strip()
 
 
 class _WrittenOut(yaml.Dumper):
@@ -179,7 +253,7 @@ def run_all(prepared):
       config = finding.config(variant)
       workdir = run.default_workdir(name, config, config, variant)
       print(f'{name}: work dir {workdir}', flush=True)
-      results = run.run(finding, config, workdir, progress=FLAGS.progress, command=prepared.command)
+      results = run.run(finding, config, workdir, progress=_progress(), command=prepared.command)
       outcome = results['verdict']['outcome']
       claims += [
         {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
@@ -188,12 +262,8 @@ def run_all(prepared):
     except (UserError, data.DataError) as e:
       outcome = f'FAILED: {e}'
       print(f'error: {e}', file=sys.stderr)
-    except KeyboardInterrupt:
-      _fail(
-        f'Interrupted during {name}. Finished findings, groups and checkpoints are kept; run '
-        'the same command again to resume.',
-        code=130,
-      )
+    except KeyboardInterrupt as e:
+      _interrupted(e, f'Stopped during {name}. Finished findings, groups and checkpoints are kept')
     rows.append((name, outcome, time.monotonic() - t0, workdir))
   total = time.monotonic() - t_all
   clock = lambda s: f'{s // 60:.0f} min {s % 60:02.0f} s'

@@ -1,32 +1,149 @@
-"""Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position."""
+"""Orbax checkpoints of a group's training: states, partial epoch sums, metric history, position.
 
+Every save carries a sha256 of the saved arrays' bytes in its orbax custom metadata, and a restore
+is checked against it: orbax reads garbled bytes without complaint (compressed chunks decode to
+wrong numbers), so a checkpoint is trusted only when its own checksum agrees. A checkpoint that
+cannot be read or does not agree is reported in one line and the next older one is tried; with
+none left the group starts from scratch.
+"""
+
+import hashlib
+import json
 import os
+import shutil
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
+from orbax.checkpoint import checkpoint_managers as policies
+
+from engine import preemption
 
 
-def manager(directory: str, max_to_keep: int = 2) -> ocp.CheckpointManager:
+def manager(directory: str, max_to_keep: int = 2, every_secs: float | None = None):
+  """A CheckpointManager whose `should_save(step)` is orbax's own decision: at least `every_secs`
+  since the last checkpoint (None: never by time), or a preemption agreed on by the processes of
+  a job. Leftover temporary directories of a killed save are removed when it opens.
+  """
+  save_policies = [policies.PreemptionCheckpointingPolicy()]
+  if every_secs is not None:
+    save_policies.append(policies.ContinuousCheckpointingPolicy(minimum_interval_secs=every_secs))
   return ocp.CheckpointManager(
     os.path.abspath(directory),
-    options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+    options=ocp.CheckpointManagerOptions(
+      max_to_keep=max_to_keep,
+      create=True,
+      cleanup_tmp_directories=True,
+      save_decision_policy=policies.AnySavePolicy(save_policies),
+    ),
   )
 
 
+def checksum(tree) -> str | None:
+  """sha256 over every leaf's path, dtype, shape and bytes; None where a leaf is not all here
+  (several processes each hold part of it)."""
+  leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+  digest = hashlib.sha256()
+  for path, leaf in leaves:
+    if isinstance(leaf, jax.Array) and not leaf.is_fully_addressable:
+      return None
+    a = np.ascontiguousarray(jax.device_get(leaf))
+    digest.update(f'{jax.tree_util.keystr(path)}|{a.dtype.str}|{a.shape}|'.encode())
+    digest.update(a.tobytes())
+  return digest.hexdigest()
+
+
 def save(mngr: ocp.CheckpointManager, step: int, tree) -> None:
-  """Saves `tree` at `step` and waits, so a kill right after never leaves only a partial save."""
+  """Saves `tree` at `step` with its checksum and waits, so a kill right after never leaves only
+  a partial save; an interrupt arriving meanwhile is raised once the save is complete."""
   if step in mngr.all_steps():
     return
-  mngr.save(step, args=ocp.args.StandardSave(tree))
-  mngr.wait_until_finished()
+  with preemption.deferred():
+    try:
+      mngr.save(
+        step,
+        args=ocp.args.StandardSave(tree),
+        custom_metadata={'sha256': checksum(tree)},
+        force=True,
+      )
+      mngr.wait_until_finished()
+    except Exception:
+      _remove_partial(mngr.directory, step)  # a full disk gets its space back for status.json
+      raise
 
 
-def restore_latest(mngr: ocp.CheckpointManager, target):
-  """Returns `(step, tree)` of the newest checkpoint shaped like `target`, or `(None, target)`."""
-  step = mngr.latest_step()
-  if step is None:
-    return None, target
-  return step, mngr.restore(step, args=ocp.args.StandardRestore(target))
+class Unusable(Exception):
+  """A checkpoint that cannot be read, or whose contents disagree with its checksum."""
+
+
+def _restore(mngr, step, target):
+  try:
+    tree = mngr.restore(step, args=ocp.args.StandardRestore(target))
+    wanted = _saved_checksum(mngr, step)
+  except Exception as e:  # orbax, tensorstore and json raise many kinds for a damaged file
+    raise Unusable(_first_line(e)) from None
+  got = checksum(tree) if wanted else None
+  if got is not None and got != wanted:
+    raise Unusable(
+      f'its contents do not match the checksum saved with it ({got[:12]} != {wanted[:12]}): '
+      'the files were changed or damaged after the save'
+    )
+  return tree, wanted is not None
+
+
+def _saved_checksum(mngr, step) -> str | None:
+  """The checksum saved with `step`; None if it has none (an older version wrote it). Orbax
+  only logs a damaged metadata file and carries on, so it is read here."""
+  path = os.path.join(str(mngr.directory), str(step), '_CHECKPOINT_METADATA')
+  if os.path.exists(path):
+    with open(path) as f:
+      json.load(f)  # ValueError if damaged
+  return (mngr.metadata(step).custom_metadata or {}).get('sha256')
+
+
+def _first_line(e: Exception) -> str:
+  text = str(e).strip().splitlines()
+  return f'{type(e).__name__}: {text[0][:200]}' if text else type(e).__name__
+
+
+def restore_latest(mngr: ocp.CheckpointManager, target, log=print):
+  """Returns `(step, tree)` of the newest usable checkpoint shaped like `target`, or
+  `(None, target)`. Each unusable one is reported in one line through `log` and deleted, so the
+  run falls back to the one before it, or to the start."""
+  steps = sorted(mngr.all_steps(), reverse=True)
+  for step in steps:
+    try:
+      tree, verified = _restore(mngr, step, target)
+    except Unusable as e:
+      log(f'checkpoint {step} in {mngr.directory} is unusable ({e}); deleting it.')
+      _delete(mngr, step)
+      continue
+    if not verified:
+      log(
+        f'checkpoint {step} in {mngr.directory} has no checksum (an older version, or a job of '
+        'several processes, wrote it); resuming from it unverified.'
+      )
+    return step, tree
+  if steps:
+    log(f'no usable checkpoint in {mngr.directory}: this group restarts from scratch.')
+  return None, target
+
+
+def _remove_partial(directory, step) -> None:
+  for name in os.listdir(directory):
+    if name.startswith(f'{step}.orbax-checkpoint-tmp'):
+      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+
+
+def _delete(mngr, step):
+  try:
+    mngr.delete(step)
+  except Exception:  # pylint: disable=broad-except
+    pass
+  for name in os.listdir(mngr.directory):
+    if name == str(step) or name.startswith(f'{step}.'):
+      shutil.rmtree(os.path.join(mngr.directory, name), ignore_errors=True)
+  mngr.reload()
 
 
 def restore_variables(directory: str, index: int = 0) -> dict:

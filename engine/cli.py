@@ -115,8 +115,25 @@ def prepare(argv) -> Prepared:
   default = finding.config(variant)
   for arg in overrides:
     check_key(default, _OVERRIDE.match(arg).group(2), arg)
+  _check_sweep_values(rest)
   spec = path + (f':{variant}' if variant else '')
   return Prepared([argv[0], f'--config={spec}'] + rest[1:], command, finding, variant, default)
+
+
+def _check_sweep_values(argv) -> None:
+  """A sweep axis given one value (`--config.sweep.model.dropout_rate=0.5`): config_flags would
+  read it as a sweep of that one value, hiding the likelier mistake of a missing tuple."""
+  for i, arg in enumerate(argv):
+    m = _OVERRIDE.match(arg)
+    if not m or not m.group(2).startswith('sweep.') or m.group(1):
+      continue
+    text = m.group(3)[1:] if m.group(3) else (argv[i + 1] if i + 1 < len(argv) else '')
+    if text and not text.strip().startswith(('(', '[')):
+      key = m.group(2)
+      raise UserError(
+        f'--config.{key} is a sweep axis: it takes a tuple of values, got the single value '
+        f'{text!r}. Write it as a tuple and quote it for the shell: --config.{key}="({text},)".'
+      )
 
 
 def check_key(config, key: str, arg: str) -> None:

@@ -19,7 +19,17 @@ import numpy as np
 import tqdm
 
 import nets
-from engine import checkpoints, distributed, early_stopping, optimizers, parallel, periodic, sweep
+from engine import (
+  checkpoints,
+  distributed,
+  early_stopping,
+  optimizers,
+  parallel,
+  periodic,
+  preemption,
+  sweep,
+  verdict,
+)
 from engine import state as state_lib
 from engine import steps as steps_lib
 from engine.plan import Plan
@@ -373,36 +383,46 @@ def _run_epoch_steps(plan: Plan, start: GroupStart, t: _Training, images, labels
   progs, every = start.programs, plan.probe_every_steps
   perms = progs.permutations(start.keys, t.epoch, int(labels.shape[0]), labels)
   while t.step < plan.steps_per_epoch:
-    if plan.steps_per_call == 1:
-      t.states, t.sums = progs.step(t.states, t.sums, perms, t.step, start.keys, images, labels)
-      t.step += 1
-    else:
-      count = min(
-        plan.steps_per_call,
-        plan.steps_per_epoch - t.step,
-        every - t.step % every if every else plan.steps_per_call,
-      )
-      t.states, t.sums = progs.steps(
-        t.states, t.sums, perms, count, t.step, start.keys, images, labels
-      )
-      t.step += count
+    # A call donates the states it is given: an interrupt between the call and the assignment
+    # would leave `t` holding deleted buffers, so it waits until both are done.
+    with preemption.deferred():
+      if plan.steps_per_call == 1:
+        t.states, t.sums = progs.step(t.states, t.sums, perms, t.step, start.keys, images, labels)
+        t.step += 1
+      else:
+        count = min(
+          plan.steps_per_call,
+          plan.steps_per_epoch - t.step,
+          every - t.step % every if every else plan.steps_per_call,
+        )
+        t.states, t.sums = progs.steps(
+          t.states, t.sums, perms, count, t.step, start.keys, images, labels
+        )
+        t.step += count
     on_call()
 
 
 def _close_epoch(plan: Plan, start: GroupStart, t: _Training, device_data) -> tuple[dict, bool]:
-  """Evaluates and records the epoch just trained, moves `t` to the next; (row, stopped)."""
+  """Evaluates and records the epoch just trained, moves `t` to the next; (row, stopped).
+
+  An interrupt during the evaluation leaves `t` at the end of its epoch, a position a checkpoint
+  can hold (a resume evaluates again); the bookkeeping after it is not interrupted.
+  """
   layout, progs = start.layout, start.programs
   row = _epoch_metrics(progs.eval, t.states, t.sums, device_data['eval'], layout)
   if progs.probe is not None:
     row.update(layout.fetch(progs.probe(t.states, *device_data['train'])))
-  for k, v in row.items():
-    t.history[k][t.epoch] = v
-  t.epoch, t.step, t.sums = t.epoch + 1, 0, zero_sums(layout)
-  stopped = False
-  if plan.early_stopping:
-    _, bests, stopped = _stops(plan, t)
-    if t.best is not None:
-      t.best = _keep(t.best, _weights(t.states), layout.put(bests == t.epoch))
+  with preemption.deferred():
+    for k, v in row.items():
+      t.history[k][t.epoch] = v
+    t.epoch, t.step, t.sums = t.epoch + 1, 0, zero_sums(layout)
+    stopped = False
+    if plan.early_stopping:
+      _, bests, stopped = _stops(plan, t)
+      if t.best is not None:
+        t.best = jax.block_until_ready(
+          _keep(t.best, _weights(t.states), layout.put(bests == t.epoch))
+        )
   return row, stopped
 
 
@@ -411,9 +431,11 @@ def train_group(
 ):
   """Trains every (point, seed) of `group` as `plan` says; returns one record per model.
 
-  Checkpoints go to `group_dir/checkpoints` every `plan.checkpoint_every_secs` (checked after
-  each program call), at every epoch end that time is due, after the last epoch and on Ctrl-C;
-  an existing checkpoint is resumed. `on_epoch(epoch, row)` receives each epoch's metrics
+  Checkpoints go to `group_dir/checkpoints` at every epoch end, within an epoch once
+  `plan.checkpoint_every_secs` have passed (orbax's save-decision policy, checked after each
+  program call), and on Ctrl-C or SIGTERM (engine/preemption.py) at the exact step, during an
+  epoch-end evaluation too; the newest usable checkpoint is resumed (engine/checkpoints.py).
+  `on_epoch(epoch, row)` receives each epoch's metrics
   (arrays over the group's models). `probe(model, state, train_images, train_labels) ->
   {name: scalar}`, if given, measures each model at each epoch end (and every
   `plan.probe_every_steps` steps, into the record's `trace`); its values join the history.
@@ -432,9 +454,12 @@ def train_group(
     if start.programs.probe is None
     else list(jax.eval_shape(start.programs.probe, start.states, images, labels))
   )
-  mngr = checkpoints.manager(os.path.join(group_dir, 'checkpoints'))
+  mngr = checkpoints.manager(
+    os.path.join(group_dir, 'checkpoints'), every_secs=plan.checkpoint_every_secs
+  )
   t = _fresh(plan, start, _metric_names() + probe_names, probe_names)
-  restored_step, tree = checkpoints.restore_latest(mngr, t.checkpoint(layout))
+  initial = _initial_loss(start, device_data)
+  restored_step, tree = checkpoints.restore_latest(mngr, t.checkpoint(layout), log=log)
   t = _Training.from_checkpoint(tree, layout)  # fresh buffers, so `best` outlives donated states
   if restored_step is not None:
     log(f'{group.name}: resuming from checkpoint at epoch {t.epoch}, step {t.step}.')
@@ -448,15 +473,16 @@ def train_group(
     dynamic_ncols=True,
     leave=False,
   )
-  save_due = periodic.Every(seconds=plan.checkpoint_every_secs)
   probe_due = periodic.Every(steps=every)
   show_due = periodic.Every(steps=1 if plan.steps_per_call > 1 else 10)
   saved = (t.epoch, t.step)
+  # Step ids of checkpoints: the end of epoch e before its evaluation (e, spe) and the start of
+  # epoch e + 1 after it are different checkpoints, so ids count spe + 1 positions per epoch.
+  position_id = lambda: t.epoch * (spe + 1) + t.step
 
   def save():
     nonlocal saved
-    checkpoints.save(mngr, t.epoch * spe + t.step, t.checkpoint(layout))
-    save_due.reset()
+    checkpoints.save(mngr, position_id(), t.checkpoint(layout))
     saved = (t.epoch, t.step)
 
   def after_call():
@@ -467,8 +493,10 @@ def train_group(
     if show_due.due(t.step) or t.step == spe:
       jax.block_until_ready(t.sums['count'])
       bar.update(t.epoch * spe + t.step - bar.n)
-      if save_due.due() and t.step < spe:
+      if t.step < spe and mngr.should_save(position_id()):
         save()
+        if mngr.reached_preemption(position_id()):
+          raise preemption.Preempted()
 
   t0 = time.monotonic()
   stopped = plan.early_stopping is not None and _stops(plan, t)[2]
@@ -476,27 +504,46 @@ def train_group(
     while t.epoch < plan.epochs and not stopped:
       _run_epoch_steps(plan, start, t, images, labels, on_call=after_call)
       row, stopped = _close_epoch(plan, start, t, device_data)
-      if t.epoch == plan.epochs or stopped or save_due.due():
+      with preemption.deferred():  # the epoch's events are on disk before its checkpoint
+        if on_epoch:
+          on_epoch(t.epoch, row)
+          getattr(on_epoch, 'flush', lambda: None)()
         save()
       log(f'{group.name}: epoch {t.epoch}/{plan.epochs} ' + _summary(row))
-      if on_epoch:
-        on_epoch(t.epoch, row)
   except KeyboardInterrupt:
-    if t.step < spe and (t.epoch, t.step) != saved:
-      try:  # states may be mid-donation if the interrupt hit inside a step; then keep the last save
+    if (t.epoch, t.step) != saved:
+      try:
         save()
-      except Exception:  # pylint: disable=broad-except
-        log(f'{group.name}: could not save on interrupt; resuming from the last checkpoint.')
+      except Exception as e:  # pylint: disable=broad-except
+        log(f'{group.name}: could not save on interrupt ({e}); the last checkpoint is kept.')
     raise
   finally:
     bar.close()
     mngr.close()
-  return _group_records(group, plan, start, t, device_data, time.monotonic() - t0)
+  return _group_records(group, plan, start, t, device_data, time.monotonic() - t0, initial)
 
 
-def _group_records(group, plan: Plan, start: GroupStart, t: _Training, device_data, seconds):
+def _initial_loss(start: GroupStart, device_data) -> dict:
+  """Each model's loss and accuracy before training, on the first evaluation batch of the
+  training images: what `exploded` compares the losses with. The initial weights follow from
+  the seeds, so a resumed run measures the same numbers."""
+  xs, ys, masks = device_data['eval']['train']
+  acc = start.layout.fetch(
+    start.programs.eval(start.states, zero_sums(start.layout), xs[0], ys[0], masks[0])
+  )
+  return {
+    'train_loss': acc['loss_sum'] / acc['count'],
+    'train_accuracy': acc['correct'] / acc['count'],
+  }
+
+
+def _group_records(
+  group, plan: Plan, start: GroupStart, t: _Training, device_data, seconds, initial=None
+):
   """One record per model: its history, and its early stop and probe trace where there are."""
-  records = _records(group, group.seeds, {k: v[: t.epoch] for k, v in t.history.items()}, seconds)
+  records = _records(
+    group, group.seeds, {k: v[: t.epoch] for k, v in t.history.items()}, seconds, initial
+  )
   rule = plan.early_stopping
   if rule:
     stops, bests, _ = _stops(plan, t)
@@ -574,7 +621,7 @@ def _summary(row):
   return ' '.join(f'{k}={np.nanmean(v):.4f}' for k, v in row.items() if k.endswith('accuracy'))
 
 
-def _records(group, seeds, history, seconds):
+def _records(group, seeds, history, seconds, initial=None):
   records = []
   j = 0
   for p in group.points:
@@ -584,6 +631,13 @@ def _records(group, seeds, history, seconds):
       }
       losses = history['train_running_loss'][:, j]
       bad = np.flatnonzero(~np.isfinite(losses))
+      start = None if initial is None else {k: float(v[j]) for k, v in initial.items()}
+      huge = np.array([], int)
+      if start is not None:
+        worst = np.fmax(losses, history.get('train_loss', losses)[:, j])
+        huge = np.flatnonzero(
+          np.isfinite(worst) & (worst > verdict.EXPLODED * max(abs(start['train_loss']), 1e-6))
+        )
       records.append(
         {
           'point': p,
@@ -592,6 +646,9 @@ def _records(group, seeds, history, seconds):
           'group': group.name,
           'diverged': bool(bad.size),
           'diverged_epoch': int(bad[0]) + 1 if bad.size else None,
+          'initial': start,
+          'exploded': bool(huge.size),
+          'exploded_epoch': int(huge[0]) + 1 if huge.size else None,
           'history': hist,
           'final': {k: v[-1] for k, v in hist.items()},
         }

@@ -2,6 +2,8 @@
 
 import hashlib
 import json
+import logging as std_logging
+import math
 import os
 import shlex
 import sys
@@ -11,7 +13,17 @@ import jax
 from absl import logging
 
 import data
-from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
+from engine import (
+  early_stopping,
+  files,
+  loop,
+  optimizers,
+  parallel,
+  preemption,
+  report,
+  sweep,
+  tensorboard,
+)
 from engine import finding as finding_lib
 from engine import plan as plan_lib
 from engine.errors import UserError
@@ -93,6 +105,7 @@ def validate(config) -> None:
   rates = [config.model.dropout_rate]
   points = sweep.points(config)
   rates += [p['model.dropout_rate'] for p in points if 'model.dropout_rate' in p]
+  _check_numbers(config, points)
   for rate in rates:
     if not 0.0 <= rate < 1.0:
       raise UserError(
@@ -101,6 +114,28 @@ def validate(config) -> None:
         '--config.sweep.model.dropout_rate="(0.0,0.5,0.9)".'
       )
   early_stopping.from_config(config.get('early_stopping'))
+
+
+def _check_numbers(config, points) -> None:
+  """Refuses numbers no run can mean: a NaN, infinite or negative optimizer number (learning
+  rate, momentum, decay) at any sweep point, a negative or NaN checkpoint interval."""
+  every = config.checkpoint_every_secs
+  if not math.isfinite(every) or every < 0:
+    raise UserError(
+      f'--config.checkpoint_every_secs must be a number of seconds, 0 or more (0: at every '
+      f'chance); got {every}. Pass e.g. --config.checkpoint_every_secs=60.'
+    )
+  for point in points or [{}]:
+    opt = sweep.apply_point(config, point).optimizer
+    for key in optimizers.numeric_keys(opt):
+      value = opt[key]
+      if not math.isfinite(value) or value < 0:
+        where = f' at the sweep point {sweep.label(point)}' if point else ''
+        raise UserError(
+          f'optimizer.{key} is {value}{where}: an optimizer number must be finite and not '
+          f'negative. Pass e.g. --config.optimizer.{key}=0.001, or fix '
+          f'--config.sweep.optimizer.{key}.'
+        )
 
 
 def _check_models(groups, dataset, batch_size):
@@ -177,8 +212,8 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
     for group, plan in zip(groups, plans):
       gdir = os.path.join(workdir, 'groups', group.name)
       done = os.path.join(gdir, 'result.json')
-      if os.path.exists(done):
-        result = files.read_json(done)
+      result = _finished_result(done)
+      if result is not None:
         if result.get('points') != [sweep.label(p) for p in group.points] or result.get(
           'seeds'
         ) != list(group.seeds):
@@ -203,6 +238,7 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
             device_data,
             gdir,
             progress=progress,
+            log=_line_log(progress),
             on_epoch=on_epoch,
             probe=experiment.probe,
           )
@@ -219,19 +255,65 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
       _status(
         workdir, state='running', groups_done=finished, groups_total=len(groups), started=started
       )
+    results = _results(experiment, config, dataset, records, train_seconds, workdir)
+    verdict = _finish(experiment, results, workdir, command)
   except BaseException as e:
-    state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
-    _status(
-      workdir,
-      state=state,
-      groups_done=finished,
-      groups_total=len(groups),
-      started=started,
-      error=repr(e),
-    )
+    _failed(workdir, e, groups_done=finished, groups_total=len(groups), started=started)
     raise
+  _status(
+    workdir,
+    state='finished',
+    groups_done=len(groups),
+    groups_total=len(groups),
+    started=started,
+    finished=time.time(),
+    outcome=verdict.outcome,
+  )
+  return results
+
+
+def _line_log(progress: bool):
+  """Where the loop's lines go: stdout beside a progress bar, else one INFO line each through
+  Python logging (absl's handler under launch.py), e.g. one per epoch in a cluster job's log."""
+  if progress:
+    return print
+  logger = std_logging.getLogger('jax_findings')
+  logger.setLevel(std_logging.INFO)
+  return logger.info
+
+
+def _finished_result(path):
+  """A group's result.json, or None when there is none or it cannot be read (a truncated or
+  damaged file: the group is trained again, from its checkpoints)."""
+  if not os.path.exists(path):
+    return None
+  try:
+    result = files.read_json(path)
+    if not isinstance(result, dict) or not isinstance(result.get('records'), list):
+      raise ValueError('not a group result')
+  except (OSError, ValueError) as e:
+    print(f'{path} is unreadable ({type(e).__name__}: {e}); training that group again.')
+    return None
+  return result
+
+
+def _failed(workdir, error, **fields):
+  """status.json says why the run stopped: preempted (SIGTERM), interrupted (Ctrl-C) or failed."""
+  if isinstance(error, preemption.Preempted):
+    state = 'preempted'
+  elif isinstance(error, KeyboardInterrupt):
+    state = 'interrupted'
+  else:
+    state = 'failed'
+  try:
+    _status(workdir, state=state, error=f'{type(error).__name__}: {error}', **fields)
+  except OSError:  # a full or vanished disk: the error itself still reaches the user
+    pass
+
+
+def _results(experiment, config, dataset, records, train_seconds, workdir):
   results = {
-    'experiment': name,
+    'experiment': experiment.name,
     'config': json.loads(config.to_json(sort_keys=True)),
     'seeds': config.seeds,
     'dataset': {
@@ -245,16 +327,6 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
   }
   if experiment.analyze:
     results['analysis'] = experiment.analyze(results, workdir)
-  verdict = _finish(experiment, results, workdir, command)
-  _status(
-    workdir,
-    state='finished',
-    groups_done=len(groups),
-    groups_total=len(groups),
-    started=started,
-    finished=time.time(),
-    outcome=verdict.outcome,
-  )
   return results
 
 
@@ -262,12 +334,16 @@ def _measure(experiment, config, workdir, command):
   prepare_workdir(workdir, experiment.name, config)
   started = time.time()
   _status(workdir, state='running', started=started)
-  results = {
-    'experiment': experiment.name,
-    'config': json.loads(config.to_json(sort_keys=True)),
-    **experiment.measure(config, workdir),
-  }
-  verdict = _finish(experiment, results, workdir, command)
+  try:
+    results = {
+      'experiment': experiment.name,
+      'config': json.loads(config.to_json(sort_keys=True)),
+      **experiment.measure(config, workdir),
+    }
+    verdict = _finish(experiment, results, workdir, command)
+  except BaseException as e:
+    _failed(workdir, e, started=started)
+    raise
   _status(workdir, state='finished', started=started, finished=time.time(), outcome=verdict.outcome)
   return results
 

@@ -1,4 +1,8 @@
-"""Per-epoch scalars for TensorBoard, one run per (point, seed), through tensorboardX (no TF)."""
+"""Per-epoch scalars for TensorBoard, one run per (point, seed), through tensorboardX (no TF).
+
+Each run also records its point's hyperparameters and seed for the HParams dashboard, once: when
+its event files are first created, not again when a resumed run appends to them.
+"""
 
 import contextlib
 import os
@@ -29,7 +33,9 @@ def _summary_writer_class():
 
 @contextlib.contextmanager
 def epoch_writer(logdir, group):
-  """Yields `on_epoch(epoch, row)` writing `row[metric][j]` for model j of `group`.
+  """Yields `on_epoch(epoch, row)` writing `row[metric][j]` for model j of `group`;
+  `on_epoch.flush()` puts every run's events on disk (the loop calls it before each epoch-end
+  checkpoint, so a run resumed from that checkpoint misses no epoch's events).
 
   Yields None in every process but process 0 of a job, which alone writes.
   """
@@ -37,6 +43,7 @@ def epoch_writer(logdir, group):
     yield None
     return
   runs = [f'{sweep.label(p)}/seed{s}' for p in group.points for s in group.seeds]
+  points = [hparams(p, s) for p in group.points for s in group.seeds]
   writers = {}
   last_flush = time.monotonic()
   summary_writer = _summary_writer_class()
@@ -45,7 +52,11 @@ def epoch_writer(logdir, group):
     nonlocal last_flush
     for j, run in enumerate(runs):
       if run not in writers:
-        writers[run] = summary_writer(os.path.join(logdir, run))
+        path = os.path.join(logdir, run)
+        resumed = os.path.isdir(path) and any('tfevents' in f for f in os.listdir(path))
+        writers[run] = summary_writer(path)
+        if not resumed:
+          _write_hparams(writers[run], points[j], row)
       for metric, values in row.items():
         writers[run].add_scalar(metric, float(values[j]), epoch)
     if time.monotonic() - last_flush > FLUSH_SECS:
@@ -53,8 +64,30 @@ def epoch_writer(logdir, group):
         w.flush()
       last_flush = time.monotonic()
 
+  def flush():
+    nonlocal last_flush
+    for w in writers.values():
+      w.flush()
+    last_flush = time.monotonic()
+
+  on_epoch.flush = flush
   try:
     yield on_epoch
   finally:
     for w in writers.values():
       w.close()
+
+
+def hparams(point: dict, seed: int) -> dict:
+  """A sweep point's values by key, and the seed; tuples (layer widths) as text."""
+  out = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in point.items()}
+  return dict(out, seed=seed)
+
+
+def _write_hparams(writer, values: dict, row: dict) -> None:
+  from tensorboardX import summary  # pylint: disable=g-import-not-at-top
+
+  experiment, start, _ = summary.hparams(values, {metric: None for metric in row})
+  for s in (experiment, start):
+    writer.file_writer.add_summary(s)
+  writer.flush()

@@ -171,8 +171,26 @@ class Verdict:
     return ', '.join(f'{n} {r}' for r, n in counts.items() if n)
 
 
-def run_reasons(*, seeds: int, min_seeds: int, standin: bool, diverged: int) -> list:
-  """Why a run cannot support a verdict on what it trained: one sentence per reason."""
+CHANCE_MARGIN = 0.05  # within 5 points of 1/classes: the model learned nothing (MNIST: 0.15)
+
+
+def run_reasons(
+  *,
+  seeds: int,
+  min_seeds: int,
+  standin: bool,
+  diverged: int,
+  records=(),
+  num_classes: int | None = None,
+  control=(),
+) -> list:
+  """Why a run cannot support a verdict on what it trained: one sentence per reason.
+
+  From `records` (engine/loop.py's) also: models whose loss exploded without becoming NaN, and
+  a run in which no model trained (every one, or one of the `control` records, the point that
+  must learn for the finding to mean anything, ends at chance accuracy, 1 / `num_classes`, with
+  a loss no lower than its initial one).
+  """
   reasons = []
   if seeds < min_seeds:
     reasons.append(f'{seeds} seed(s) measured; the finding needs at least {min_seeds}.')
@@ -180,7 +198,46 @@ def run_reasons(*, seeds: int, min_seeds: int, standin: bool, diverged: int) -> 
     reasons.append('trained on the embedded stand-in dataset, not the real one.')
   if diverged:
     reasons.append(f'{diverged} model(s) diverged (loss became NaN).')
+  exploded = [r for r in records if r.get('exploded') and not r.get('diverged')]
+  if exploded:
+    reasons.append(
+      f'{len(exploded)} model(s) did not train: the loss exploded (above {EXPLODED:g} times '
+      'its initial value, e.g. '
+      f'{_explosion(exploded[0])}) without becoming NaN; lower the learning rate.'
+    )
+  if num_classes and records:
+    at_chance = [r for r in records if _at_chance(r, num_classes)]
+    chance = (
+      f'chance accuracy (1/{num_classes} = {1 / num_classes:.3f}, + {CHANCE_MARGIN}), its loss '
+      'not below its initial one'
+    )
+    if len(at_chance) == len(records):
+      reasons.append(f'no model trained: every model ended at {chance}.')
+    elif [r for r in control if _at_chance(r, num_classes)]:
+      reasons.append(f'the control point did not train: it ended at {chance}.')
   return reasons
+
+
+EXPLODED = 1e6  # a finite loss this many times its initial one (engine/loop.py marks it)
+
+
+def _explosion(record) -> str:
+  losses = [x for x in record['history'].get('train_running_loss', []) if x is not None]
+  start = (record.get('initial') or {}).get('train_loss')
+  worst = f'{max(losses):.3g}' if losses else '?'
+  return f'{worst} from {start:.3g}' if start is not None else worst
+
+
+def _at_chance(record, num_classes) -> bool:
+  """Learned nothing: ends at chance accuracy on the training images, its loss no lower than
+  before training (records of engine/loop.py carry it as `initial`; without it, unknown)."""
+  final, start = record.get('final') or {}, record.get('initial')
+  if not start:
+    return False
+  acc, loss = final.get('train_accuracy'), final.get('train_loss')
+  return (acc is None or acc <= 1 / num_classes + CHANCE_MARGIN) and (
+    loss is None or loss >= start['train_loss']
+  )
 
 
 def decide(claims, reasons) -> tuple[str, list]:
@@ -201,13 +258,18 @@ def decide(claims, reasons) -> tuple[str, list]:
   return (REPRODUCED if all(c.result == HOLDS for c in primary) else NOT_REPRODUCED), []
 
 
-def of_run(results, claims, table, *, min_seeds: int, diverged: int) -> Verdict:
-  """The Verdict of a run from its rows, the run's seeds and its data source."""
+def of_run(results, claims, table, *, min_seeds: int, diverged: int, control=()) -> Verdict:
+  """The Verdict of a run from its rows, the run's seeds, its data source and its records
+  (a run whose models never trained supports no verdict; `control`: see `run_reasons`)."""
+  model = (results.get('config') or {}).get('model') or {}
   reasons = run_reasons(
     seeds=results['seeds'],
     min_seeds=min_seeds,
     standin=results['dataset']['standin'],
     diverged=diverged,
+    records=results.get('records') or (),
+    num_classes=model.get('num_classes'),
+    control=control,
   )
   outcome, reasons = decide(claims, reasons)
   return Verdict(outcome, claims, table, reasons)

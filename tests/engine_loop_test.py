@@ -56,7 +56,8 @@ class _Killed(Exception):
   pass
 
 
-@pytest.mark.parametrize('chunk,saves', [(1, [10, 16, 26]), (5, [5, 10, 15, 16, 21, 26])])
+# Checkpoint ids count 17 positions per epoch of 16 steps: (epoch 1, step 10) is 1 * 17 + 10.
+@pytest.mark.parametrize('chunk,saves', [(1, [10, 17, 27]), (5, [5, 10, 15, 17, 22, 27])])
 def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(
   mnist_small, tmp_path, monkeypatch, chunk, saves
 ):
@@ -74,7 +75,7 @@ def test_resume_after_a_kill_mid_epoch_equals_an_uninterrupted_run(
   def save_then_die(mngr, step, tree):
     real_save(mngr, step, tree)
     saved.append(step)
-    if step == 26:  # inside the second epoch (16 steps per epoch)
+    if step == 27:  # inside the second epoch (16 steps per epoch)
       raise _Killed()
 
   monkeypatch.setattr(checkpoints, 'save', save_then_die)

@@ -51,3 +51,28 @@ def test_an_unknown_result_is_refused_and_the_tally_counts_rows():
     _row('PASS')
   verdict = v.Verdict(v.REPRODUCED, [_row(v.HOLDS), _row(v.HOLDS), _row(v.DOCUMENT_WRONG)], [], [])
   assert verdict.tally() == '2 HOLDS, 1 DOCUMENT WRONG'
+
+
+def _record(acc, loss, initial=2.3, exploded=False):
+  return {
+    'final': {'train_accuracy': acc, 'train_loss': loss},
+    'initial': {'train_loss': initial, 'train_accuracy': 0.1},
+    'history': {'train_running_loss': [loss]},
+    'exploded': exploded,
+    'diverged': False,
+  }
+
+
+def test_a_run_that_never_trained_supports_no_verdict():
+  kw = dict(seeds=3, min_seeds=3, standin=False, diverged=0, num_classes=10)
+  trained = [_record(0.9, 0.3), _record(0.12, 2.4)]
+  assert v.run_reasons(records=trained, **kw) == []
+  exploded = [_record(0.9, 0.3), _record(0.1, 3e28, exploded=True)]
+  [why] = v.run_reasons(records=exploded, **kw)
+  assert 'exploded' in why and '3e+28 from 2.3' in why
+  [why] = v.run_reasons(records=[_record(0.11, 2.4), _record(0.13, 2.5)], **kw)
+  assert why.startswith('no model trained')
+  [why] = v.run_reasons(records=trained, control=[trained[1]], **kw)
+  assert why.startswith('the control point did not train')
+  rows = [_row(v.DOES_NOT_HOLD)]
+  assert v.decide(rows, v.run_reasons(records=exploded, **kw))[0] == v.INCONCLUSIVE

@@ -217,7 +217,7 @@ def test_killed_run_resumes_to_the_same_results(shared_datasets, tmp_path):
 
   resumed = _launch(args + [f'--workdir={workdir}'], env)
   assert resumed.returncode == 0, resumed.stderr
-  assert 'resuming from checkpoint' in resumed.stdout
+  assert 'resuming from checkpoint' in resumed.stdout + resumed.stderr  # a log line off a TTY
   a = json.loads((tmp_path / 'a' / 'results.json').read_text())['records']
   b = json.loads((workdir / 'results.json').read_text())['records']
   assert [r['history'] for r in a] == [r['history'] for r in b]
