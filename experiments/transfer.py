@@ -122,7 +122,7 @@ def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
     c.model.update(dict(conv_features=(4, 8), dense=(16,)))
     c.train.update(dict(eval_train_size=200, eval_batch_size=300))
     c.source.epochs = 1
-    c.target.update(dict(sizes=(50, ALL), min_steps=10))
+    c.target.update(dict(sizes=(100, ALL), min_steps=3))  # one pass each: shared programs
     c.seeds = 1
   return c
 
