@@ -58,6 +58,7 @@ DESCRIBE = {
   'full': 'full fine-tune',
 }
 ALL = 0  # a target size of 0: every training image of the target classes
+OUTCOME = {1: '{a} better', 0: 'a tie within the noise', -1: '{b} better'}
 
 
 def get_config(variant: str | None = None) -> ml_collections.ConfigDict:
@@ -385,7 +386,8 @@ def verdict(results) -> v.Verdict:
     g = gap(acc[(a, size)], acc[(b, size)], t['z'], t['min_gap'])
     text = (
       f'{DESCRIBE[a]} {rs.stats(acc[(a, size)]).format(4)} vs {DESCRIBE[b]} '
-      f'{rs.stats(acc[(b, size)]).format(4)}: gap {g.mean:+.4f} (bar {g.bar:.4f})'
+      f'{rs.stats(acc[(b, size)]).format(4)}: gap {g.mean:+.4f} (bar {g.bar:.4f}; '
+      f'{OUTCOME[g.sign].format(a=DESCRIBE[a], b=DESCRIBE[b])})'
     )
     return g, text
 
