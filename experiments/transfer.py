@@ -135,6 +135,12 @@ def validate(config) -> None:
       f'--config.target.approaches holds {", ".join(map(repr, unknown)) or "nothing"}; pick '
       f"from {', '.join(APPROACHES)}, e.g. \"('scratch','frozen')\"."
     )
+  if config.transfer.freeze or config.transfer.keep_init:
+    raise UserError(
+      'This finding sets config.transfer.freeze and keep_init per approach; set the patterns '
+      'with --config.target.frozen, --config.target.partial and --config.target.head (or '
+      '--config.keras.* for the VGG19 setup) instead.'
+    )
   if config.transfer.checkpoint_dir:
     raise UserError(
       'This finding trains its own source model and starts the target models from it; '
