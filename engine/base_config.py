@@ -54,3 +54,22 @@ def get_config() -> ml_collections.ConfigDict:
   c.parallel = parallel.default_config()  # devices: engine/parallel.py
   c.checkpoint_every_secs = 60.0
   return c
+
+
+def transfer_config() -> ml_collections.ConfigDict:
+  """`config.transfer`: weights from elsewhere and frozen parameters, for a finding that adds it.
+
+  `c.transfer = base_config.transfer_config()` in a finding's `get_config` (not in every
+  finding's config, so other runs' identities and work dirs do not change). Patterns are globs
+  over module paths of the params tree: 'Conv_0', 'Conv_*', 'Dense_1/kernel'.
+  """
+  return ml_collections.ConfigDict(
+    dict(
+      checkpoint_dir='',  # a work dir of another run to start the parameters from ('': none)
+      point='base',  # that run's point label ('dropout_rate=0.5'; 'base' without a sweep)
+      seed=-1,  # that run's seed; -1: each model from the source model of its own seed
+      keras_weights='',  # a Keras VGG16/VGG19 HDF5 weights file (model.name='vgg', D or E)
+      keep_init=(),  # patterns of parameters not loaded, keeping their fresh init (a new head)
+      freeze=(),  # patterns of parameters that do not train (zero updates, no optimizer state)
+    )
+  )

@@ -23,10 +23,12 @@ from engine import (
   checkpoints,
   distributed,
   early_stopping,
+  freezing,
   optimizers,
   parallel,
   periodic,
   preemption,
+  pretrained,
   sweep,
   verdict,
 )
@@ -138,12 +140,14 @@ def programs(
   dropout=True,
   single=False,
   mesh=None,
+  freeze=(),
 ) -> Programs:
   """The jitted programs for a model, optimizer, batch size and data order on a device mesh.
 
   Every program states its shardings on `mesh` (a ('model', 'data') mesh, engine/parallel.py;
   default: the default device): per-model arrays split along 'model', the data replicated, each
-  batch split along 'data'. Cached, so groups of the same shape (a capped sweep, a point trained
+  batch split along 'data'. `freeze`: patterns of parameters that do not train
+  (engine/freezing.py). Cached, so groups of the same shape (a capped sweep, a point trained
   alone) compile once.
   """
   mesh = mesh or parallel.one_device_mesh()
@@ -152,7 +156,7 @@ def programs(
   batch_split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model', 'data'))
   eval_split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
   opt_config = dict(opt_items)
-  tx = optimizers.make(opt_config)
+  tx = freezing.wrap(optimizers.make(opt_config), freeze)
   train_step = steps_lib.make_train_step(model, tx, dropout)
   eval_step = steps_lib.make_eval_step(model)
 
@@ -211,7 +215,7 @@ def programs(
   )
   def init(keys, rates, opt_hp, sample_x):
     def one(key, rate, hp):
-      tx_m = optimizers.make(opt_config, **hp)
+      tx_m = freezing.wrap(optimizers.make(opt_config, **hp), freeze)
       return state_lib.create(model, tx_m, jax.random.fold_in(key, _INIT), sample_x, rate)
 
     return jax.vmap(one)(keys, rates, opt_hp)
@@ -283,7 +287,8 @@ def start_group(group, plan: Plan, images, probe=None) -> GroupStart:
   """The programs and initial states of `group` under `plan`.
 
   Shared by `train_group`, the batch-norm analyses and the benchmark suite (bench/), so all of
-  them run the same compiled step.
+  them run the same compiled step. `config.transfer`, where a finding has it, freezes parameters
+  and starts them from another run or a Keras file (engine/freezing.py, engine/pretrained.py).
   """
   seed_arr, rates, opt_hp = _model_hparams(group, group.seeds)
   layout = plan.layout
@@ -298,11 +303,13 @@ def start_group(group, plan: Plan, images, probe=None) -> GroupStart:
     plan.dropout,
     layout.padded == 1,
     layout.mesh,
+    freezing.patterns(group.config),
   )
   keys = layout.put(np.asarray(jax.vmap(jax.random.PRNGKey)(seed_arr)))
   states = progs.init(
     keys, layout.put(rates), layout.put(opt_hp), jax.device_put(images[:1], layout.sharding())
   )
+  states = pretrained.apply(group, layout, states)
   return GroupStart(model, progs, keys, states, layout)
 
 

@@ -13,7 +13,7 @@ import jax
 import ml_collections
 import optax
 
-from engine import schedules
+from engine import freezing, schedules
 
 _BY_NAME = {
   'adam': optax.adam,
@@ -115,6 +115,7 @@ def make(opt_config, **overrides) -> optax.GradientTransformation:
 
 def learning_rate(opt_config, opt_state):
   """The rate the next update applies: the schedule of the state's numbers at its update count."""
+  opt_state = freezing.inner_state(opt_state)
   hp = opt_state.hyperparams
   schedule = opt_config.get('schedule', 'constant')
   if schedule == 'constant':

@@ -23,6 +23,7 @@ NAMES = (
   'answer_keys',
   'loocv',
   'bias_variance',
+  'transfer',
 )
 
 

@@ -28,12 +28,16 @@ class VGG(nn.Module):
   """Stride-1 SAME convs + ReLU, five 2x2 max-pools, then FC 4096, FC 4096, FC num_classes.
 
   Dropout (the rate given at call time; the paper used 0.5) follows the two hidden FC layers.
-  224x224x3 input; D has 138,357,544 parameters with 1000 classes.
+  224x224x3 input; D has 138,357,544 parameters with 1000 classes. `hidden_layers=0` keeps only
+  the last FC layer (Keras' `include_top=False` with one new Dense on top); `width_divisor`
+  divides every conv width (tiny VGGs with the real layer names, for tests).
   """
 
   configuration: str = 'D'
   num_classes: int = 1000
   hidden: int = 4096
+  hidden_layers: int = 2
+  width_divisor: int = 1
 
   @nn.compact
   def __call__(self, x, *, train: bool, dropout_rate=0.0):
@@ -46,12 +50,12 @@ class VGG(nn.Module):
         if layer == 'LRN':
           x = LocalResponseNorm()(x)
         elif isinstance(layer, tuple):
-          x = nn.relu(nn.Conv(layer[1], (1, 1))(x))
+          x = nn.relu(nn.Conv(max(1, layer[1] // self.width_divisor), (1, 1))(x))
         else:
-          x = nn.relu(nn.Conv(layer, (3, 3), padding='SAME')(x))
+          x = nn.relu(nn.Conv(max(1, layer // self.width_divisor), (3, 3), padding='SAME')(x))
       x = Pool('max', (2, 2))(x)
     x = x.reshape((x.shape[0], -1))
-    for _ in range(2):
+    for _ in range(self.hidden_layers):
       x = nn.relu(nn.Dense(self.hidden)(x))
       x = Dropout()(x, dropout_rate, deterministic=not train)
     return nn.Dense(self.num_classes)(x)
