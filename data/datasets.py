@@ -13,7 +13,7 @@ from absl import logging
 from data import blobs, cifar10, digits, sources, toy2d
 from data.errors import DataError, DataNotFoundError
 
-NAMES = (*sources.NAMES, cifar10.NAME, 'digits', *toy2d.NAMES, blobs.NAME)
+NAMES = (*sources.NAMES, cifar10.NAME, cifar10.GENERATED, 'digits', *toy2d.NAMES, blobs.NAME)
 MAX_VALIDATION_FRACTION = 0.2
 
 
@@ -125,7 +125,9 @@ def load(
   loudly. The 2-D problems (`data.toy2d`) generate `num_samples` points with
   `noise` from `seed`, split `train_fraction` of them into train and the rest
   into test, and draw `validation_size` fresh points for validation; the
-  logic gates hold their four points in every split.
+  logic gates hold their four points in every split. 'cifar10_generated' writes
+  `num_samples` generated images (`train_fraction` of them for training) as CIFAR-10 files
+  and reads them back: the file format and shapes of CIFAR-10, not its images.
   Raises DataError for any problem, with the fix in its message.
   """
   if name not in NAMES:
@@ -152,6 +154,9 @@ def load(
   standin = False
   if name == 'digits':
     found = digits.load_digits_28x28()
+  elif name == cifar10.GENERATED:
+    train = round(num_samples * train_fraction)
+    found = cifar10.generated_files(seed, train, num_samples - train)
   else:
     try:
       if name == cifar10.NAME:

@@ -191,3 +191,13 @@ def test_download_is_checksum_verified_and_extracted(tmp_path, monkeypatch, smal
   got = cifar10.find()
   np.testing.assert_array_equal(got.test_labels, small.test_labels)
   assert download.cache_dir('cifar10') in got.source
+
+
+def test_generated_dataset_goes_through_the_real_files(tmp_path):
+  ds = data.load('cifar10_generated', num_samples=120, train_fraction=0.75, validation_size=10)
+  assert ds.train_x.shape == (80, 32, 32, 3) and ds.test_x.shape == (30, 32, 32, 3)
+  assert ds.source.startswith('NOT CIFAR-10') and not ds.standin
+  written = cifar10.batches_dir(download.cache_dir('cifar10_generated') + '/seed0-train90-test30')
+  np.testing.assert_array_equal(cifar10.read_dir(written).test_labels, ds.test_y)
+  again = data.load('cifar10_generated', num_samples=120, train_fraction=0.75, validation_size=10)
+  np.testing.assert_array_equal(again.train_x, ds.train_x)
