@@ -118,11 +118,24 @@ def validate(config):
     augment.from_config(config.get('augment'))
   except ValueError as e:
     raise UserError(f'{e} Fix the --config.augment.* keys.') from None
-  if config.model.dtype == 'bfloat16' and jax.default_backend() == 'cpu':
+  if config.model.dtype == 'bfloat16' and not _bf16_supported():
     raise UserError(
-      '--config.model.dtype=bfloat16 asks for bfloat16 compute, which XLA:CPU emulates (slower '
-      'than float32, bench/); use it on a GPU or TPU, or drop it here.'
+      '--config.model.dtype=bfloat16 asks for bfloat16 compute, which this CPU has no units for '
+      '(XLA:CPU would emulate it, slower than float32); use it on a GPU, a TPU or a CPU with '
+      'avx512_bf16 or AMX, or drop it here.'
     )
+
+
+def _bf16_supported() -> bool:
+  """A GPU or TPU, or a CPU with bfloat16 dot-product units (avx512_bf16, AMX)."""
+  if jax.default_backend() != 'cpu':
+    return True
+  try:
+    with open('/proc/cpuinfo') as f:
+      flags = f.read()
+  except OSError:
+    return False
+  return 'avx512_bf16' in flags or 'amx_bf16' in flags
 
 
 # ------------------------------------------------------------------------------ analysis

@@ -114,3 +114,13 @@ def test_quick_runs_on_generated_cifar_files_and_is_inconclusive(tmp_path, monke
   assert len(record['history']['test_accuracy']) == 1
   assert (tmp_path / 'run' / 'report.md').exists()
   assert (tmp_path / 'run' / 'accuracy_by_epoch.png').exists()
+
+
+def test_validate_refuses_a_bad_augment_block():
+  from engine.errors import UserError
+
+  c = f.get_config()
+  f.validate(c)
+  c.augment.std = (0.2, 0.2)
+  with pytest.raises(UserError, match='augment'):
+    f.validate(c)
