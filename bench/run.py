@@ -80,7 +80,19 @@ WORKLOADS = {
     optimizer=dict(name='sgd', learning_rate=0.01, momentum=0.9),
     batch_size=64,
   ),
+  # 003 P8's recipe (experiments/resnet18_cifar.py) at a CPU-sized batch; one step per call
+  # on CPU, as the finding's quick variant runs it
+  'resnet': dict(
+    model=dict(name='resnet18', stem='cifar', num_classes=10),
+    optimizer=dict(name='sgd', learning_rate=0.1, momentum=0.9, l2_weight_decay=5e-4),
+    batch_size=32,
+    train=dict(steps_per_call=1),
+    steps_per_run=2,  # a timed call: seconds per step on a laptop CPU
+  ),
 }
+RESNET_AUGMENT = dict(
+  crop_padding=4, flip_probability=0.5, mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.201)
+)
 
 
 def mnist(validation_size=5000):
@@ -94,7 +106,9 @@ def mnist(validation_size=5000):
   )
 
 
-def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=0.5):
+def engine_trainer(
+  workload: str, images, labels, dtype='float32', dropout_rate=0.5, augment=None, batch_size=None
+):
   """The engine's program for `workload` on one model, as a timing callable.
 
   Returns (run, info): `run()` trains one program call (one step for conv nets on CPU, the
@@ -114,7 +128,10 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   config = base_config.get_config()
   config.model = ml_collections.ConfigDict(model)
   config.optimizer = ml_collections.ConfigDict(w['optimizer'])
-  config.train.update(dict(batch_size=w['batch_size'], epochs=1))
+  batch_size = batch_size or w['batch_size']
+  config.train.update(dict(batch_size=batch_size, epochs=1, **w.get('train', {})))
+  if augment:
+    config.augment = ml_collections.ConfigDict(augment)
   config.seeds = 1
   [group] = sweep.groups(config, 1)
   images, labels = jax.device_put(images), jax.device_put(labels)
@@ -130,7 +147,7 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
     'sums': {k: jnp.zeros((1,), jnp.float32) for k in ('loss_sum', 'correct', 'count')},
     'i': 0,
   }
-  per_call = chunk if chunk > 1 else 10
+  per_call = chunk if chunk > 1 else w.get('steps_per_run', 10)
 
   def call_once():
     i = carry['i']
@@ -148,7 +165,7 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
     for _ in range(1 if chunk > 1 else per_call):
       call_once()
     jax.block_until_ready(carry['sums'])
-    return per_call * w['batch_size']
+    return per_call * batch_size
 
   t0 = time.perf_counter()
   one = step.lower(carry['states'], carry['sums'], perms, 0, keys, images, labels).compile()
@@ -166,7 +183,7 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
     'compile_seconds': compile_seconds,
     'steps_per_call': chunk,
     'flops_per_step': flops_per_step,
-    'batch_size': w['batch_size'],
+    'batch_size': batch_size,
   }
 
 
@@ -245,6 +262,40 @@ def bench_step(workload, roof, rounds, bf16):
       )
     )
   return rows
+
+
+def bench_resnet(roof, rounds, batch_size=32):
+  """Workload 5: train samples/s of the CIFAR ResNet-18 step (003 P8's recipe), both frameworks
+  without augmentation, plus the engine's step with its on-device crop, flip and normalization.
+
+  Generated images in CIFAR-10's shapes: the speed does not depend on the pixels.
+  """
+  from data import cifar10
+
+  found = cifar10.generate(seed=0, train_size=20 * batch_size, test_size=1)
+  x = found.train_images.astype(np.float32) / 255.0
+  y = found.train_labels.astype(np.int32)
+  fns, infos = {}, {}
+  fns['jax f32'], infos['jax f32'] = engine_trainer(
+    'resnet', x, y, dropout_rate=0.0, batch_size=batch_size
+  )
+  fns['jax f32 + augment'], infos['jax f32 + augment'] = engine_trainer(
+    'resnet', x, y, dropout_rate=0.0, augment=RESNET_AUGMENT, batch_size=batch_size
+  )
+  peer = torch_peers.make_step('resnet18', x, y, batch=batch_size, steps_per_call=2)
+  fns['torch f32'] = peer
+  res = timing.interleave(fns, rounds=rounds, min_time=2.0)
+  title = f'5. CIFAR ResNet-18 step (batch {batch_size}, SGD momentum + weight decay)'
+  return [
+    _row(f'{title}, f32', res['jax f32'], res['torch f32'], infos['jax f32'], roof),
+    _row(
+      f'{title}, jax with on-device augmentation vs torch without',
+      res['jax f32 + augment'],
+      res['torch f32'],
+      infos['jax f32 + augment'],
+      roof,
+    ),
+  ]
 
 
 def _peak_rss_mb(pid):
@@ -449,7 +500,10 @@ def main(argv=None):
   p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   p.add_argument('--rounds', type=int, default=5, help='interleaved timing rounds per workload')
   p.add_argument('--skip_sweep', action='store_true', help='leave out workload 3 (end to end)')
-  p.add_argument('--only', default='', help='comma-separated subset of mlp,cnn,lenet,sweep,rss')
+  p.add_argument(
+    '--only', default='', help='comma-separated subset of mlp,cnn,lenet,resnet,sweep,rss'
+  )
+  p.add_argument('--resnet_batch', type=int, default=32, help='batch of workload 5 (ResNet-18)')
   p.add_argument('--out', default=os.path.join(ROOT, 'bench', 'results'))
   p.add_argument('--history', default=os.path.join(ROOT, 'BENCHMARKS.md'))
   p.add_argument(
@@ -470,7 +524,7 @@ def main(argv=None):
   timing.QUIET_WAIT = a.quiet_wait
   if a.smoke:
     a.rounds, timing.QUIET_WAIT, timing.RETRY_FACTOR = 1, 0.0, 1
-  only = set(filter(None, a.only.split(','))) or {'mlp', 'cnn', 'lenet', 'sweep', 'rss'}
+  only = set(filter(None, a.only.split(','))) or {'mlp', 'cnn', 'lenet', 'resnet', 'sweep', 'rss'}
   if a.skip_sweep:
     only.discard('sweep')
   try:
@@ -491,6 +545,7 @@ def main(argv=None):
     ('mlp', lambda: bench_mlp(roof, a.rounds)),
     ('cnn', lambda: bench_step('cnn', roof, a.rounds, bf16)),
     ('lenet', lambda: bench_step('lenet', roof, a.rounds, bf16)),
+    ('resnet', lambda: bench_resnet(roof, a.rounds, a.resnet_batch)),
     ('rss', lambda: [cnn_peak_rss()]),
     ('sweep', lambda: [bench_sweep(train_subset=2000 if a.smoke else 0)]),
   ]

@@ -86,6 +86,45 @@ def mlp():
   return nn.Sequential(nn.Flatten(), nn.Linear(784, 100), nn.ReLU(), nn.Linear(100, 10))
 
 
+def cifar_resnet18():
+  """kuangliu/pytorch-cifar's ResNet18 (the `003 P8` reference): 3x3 stem, no max-pool, 4 stages
+  of 2 BasicBlocks 64/128/256/512, average pool, linear 10; 11,173,962 parameters."""
+  torch = _torch()
+  nn, f = torch.nn, torch.nn.functional
+
+  class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride):
+      super().__init__()
+      self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+      self.bn1 = nn.BatchNorm2d(cout)
+      self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+      self.bn2 = nn.BatchNorm2d(cout)
+      self.shortcut = nn.Sequential()
+      if stride != 1 or cin != cout:
+        self.shortcut = nn.Sequential(
+          nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+        )
+
+    def forward(self, x):
+      out = f.relu(self.bn1(self.conv1(x)))
+      return f.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+  layers, cin = [], 64
+  for i, cout in enumerate((64, 128, 256, 512)):
+    for b in range(2):
+      layers.append(BasicBlock(cin, cout, 2 if i > 0 and b == 0 else 1))
+      cin = cout
+  return nn.Sequential(
+    nn.Conv2d(3, 64, 3, 1, 1, bias=False),
+    nn.BatchNorm2d(64),
+    nn.ReLU(),
+    *layers,
+    nn.AdaptiveAvgPool2d(1),
+    nn.Flatten(),
+    nn.Linear(512, 10),
+  )
+
+
 def optimizer(params, kind: str = 'adam', impl: str = 'fused'):
   """Adam(lr 1e-3) or SGD(lr 0.01, momentum 0.9).
 
@@ -96,6 +135,8 @@ def optimizer(params, kind: str = 'adam', impl: str = 'fused'):
   kw = {'fused': {'fused': True}, 'foreach': {'foreach': True}, 'loop': {'foreach': False}}[impl]
   if kind == 'adam':
     return torch.optim.Adam(params, lr=1e-3, **kw)
+  if kind == 'cifar_sgd':  # kuangliu/pytorch-cifar's main.py
+    return torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-4, **kw)
   return torch.optim.SGD(params, lr=0.01, momentum=0.9, **kw)
 
 
@@ -149,15 +190,17 @@ def make_step(
   """Callable for `timing.interleave`: `steps_per_call` steps of `net`.
 
   net: 'cnn' (dropout CNN, Adam, batch 128), 'lenet' (SGD momentum, 64),
-  'mlp' (Adam, 32).
+  'mlp' (Adam, 32), 'resnet18' (CIFAR ResNet-18, SGD momentum + weight decay, 128).
   """
   torch = _torch()
   torch.manual_seed(seed)
-  model = {'cnn': lambda: dropout_cnn(rate), 'lenet': lenet, 'mlp': mlp}[net]()
-  batch = batch or {'cnn': 128, 'lenet': 64, 'mlp': 32}[net]
+  nets = {'cnn': lambda: dropout_cnn(rate), 'lenet': lenet, 'mlp': mlp, 'resnet18': cifar_resnet18}
+  model = nets[net]()
+  batch = batch or {'cnn': 128, 'lenet': 64, 'mlp': 32, 'resnet18': 128}[net]
   if channels_last:
     model = model.to(memory_format=torch.channels_last)
-  opt = optimizer(model.parameters(), 'sgd' if net == 'lenet' else 'adam', opt_impl)
+  kind = {'lenet': 'sgd', 'resnet18': 'cifar_sgd'}.get(net, 'adam')
+  opt = optimizer(model.parameters(), kind, opt_impl)
   xt, yt = tensors(x, y, channels_last)
   run = make_trainer(model, opt, xt, yt, batch, bf16)
   return lambda: run(steps_per_call)

@@ -10,16 +10,17 @@ import dataclasses
 import numpy as np
 from absl import logging
 
-from data import blobs, digits, sources, toy2d
+from data import blobs, cifar10, digits, sources, toy2d
 from data.errors import DataError, DataNotFoundError
 
-NAMES = (*sources.NAMES, 'digits', *toy2d.NAMES, blobs.NAME)
+NAMES = (*sources.NAMES, cifar10.NAME, cifar10.GENERATED, 'digits', *toy2d.NAMES, blobs.NAME)
 MAX_VALIDATION_FRACTION = 0.2
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Dataset:
-  """Images float32 in [0, 1], shaped (N, 28, 28, 1), or 2-D points (N, 2); labels int32.
+  """Images float32 in [0, 1], shaped (N, 28, 28, 1) or (N, 32, 32, 3) (CIFAR-10), or 2-D points
+  (N, 2); labels int32.
 
   `standin` is True when the digits stand-in replaced the requested dataset
   (`name` stays the requested one), so every report can say so.
@@ -66,7 +67,7 @@ def _stratified_subset(labels, size, rng):
 def _as_float_images(images):
   x = images.astype(np.float32)
   x /= 255.0
-  return x[..., None]
+  return x[..., None] if x.ndim == 3 else x
 
 
 def _check_sizes(validation_size, train_subset, test_subset):
@@ -82,14 +83,18 @@ def _check_sizes(validation_size, train_subset, test_subset):
 
 
 def _standin_for(name, reason):
+  shape = '32x32x3 (grey in colour channels)' if name == cifar10.NAME else '28x28'
   logging.warning(
     '#' * 72 + '\nUSING STAND-IN DATA: %s was not found, so this run uses '
-    "scikit-learn's 8x8 digits upscaled to 28x28 instead. Its results say "
+    "scikit-learn's 8x8 digits upscaled to %s instead. Its results say "
     'nothing about %s. Why: %s\n' + '#' * 72,
     name,
+    shape,
     name,
     reason,
   )
+  if name == cifar10.NAME:
+    return digits.load_digits_32x32x3()
   return digits.load_digits_28x28()
 
 
@@ -107,19 +112,22 @@ def load(
   noise: float = 0.0,
   train_fraction: float = 0.5,
 ) -> Dataset:
-  """Loads 'mnist', 'fashion_mnist', 'digits' or a 2-D problem, with a validation set.
+  """Loads 'mnist', 'fashion_mnist', 'cifar10', 'digits' or a 2-D problem, with a validation set.
 
   The validation set is the first `validation_size` images of the training
   set permuted by `np.random.default_rng(seed)`; training keeps the rest, so
   the split depends on `seed` alone. `validation_size` is capped at a fifth of
   the training set (with a warning), which only the small digits set reaches.
   `train_subset` and `test_subset` take seeded class-stratified subsets for
-  quick runs. Where the data is looked for is described in `data.sources`;
+  quick runs. Where the data is looked for is described in `data.sources` (CIFAR-10:
+  `data.cifar10`);
   with `allow_standin`, a dataset found nowhere is replaced by the digits,
   loudly. The 2-D problems (`data.toy2d`) generate `num_samples` points with
   `noise` from `seed`, split `train_fraction` of them into train and the rest
   into test, and draw `validation_size` fresh points for validation; the
-  logic gates hold their four points in every split.
+  logic gates hold their four points in every split. 'cifar10_generated' writes
+  `num_samples` generated images (`train_fraction` of them for training) as CIFAR-10 files
+  and reads them back: the file format and shapes of CIFAR-10, not its images.
   Raises DataError for any problem, with the fix in its message.
   """
   if name not in NAMES:
@@ -146,9 +154,15 @@ def load(
   standin = False
   if name == 'digits':
     found = digits.load_digits_28x28()
+  elif name == cifar10.GENERATED:
+    train = round(num_samples * train_fraction)
+    found = cifar10.generated_files(seed, train, num_samples - train)
   else:
     try:
-      found = sources.find(name, data_dir=data_dir, download=download)
+      if name == cifar10.NAME:
+        found = cifar10.find(data_dir=data_dir, download=download)
+      else:
+        found = sources.find(name, data_dir=data_dir, download=download)
     except DataNotFoundError as e:
       if not allow_standin:
         raise
@@ -192,6 +206,7 @@ def load(
     name=name,
     source=source,
     standin=standin,
+    kind='images of ' + 'x'.join(map(str, _as_float_images(found.train_images[:1]).shape[1:])),
   )
 
 

@@ -36,3 +36,22 @@ def load_digits_28x28() -> SourceData:
   for array in (train_x, train_y, test_x, test_y):
     array.flags.writeable = False
   return SourceData(train_x, train_y, test_x, test_y, source=SOURCE)
+
+
+@functools.lru_cache(maxsize=1)
+def load_digits_32x32x3() -> SourceData:
+  """The same digits padded to 32x32 and repeated over 3 channels: CIFAR-10's shapes."""
+  d = load_digits_28x28()
+
+  def rgb(images):
+    out = np.repeat(np.pad(images, ((0, 0), (2, 2), (2, 2)))[..., None], 3, axis=-1)
+    out.flags.writeable = False
+    return out
+
+  return SourceData(
+    rgb(d.train_images),
+    d.train_labels,
+    rgb(d.test_images),
+    d.test_labels,
+    source=SOURCE + ', padded to 32x32x3',
+  )

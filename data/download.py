@@ -1,8 +1,8 @@
-"""Downloading the IDX files from where TFDS gets them, verified by checksum.
+"""Downloading the data files from where TFDS gets them, verified by checksum.
 
-The URLs and sha256 checksums are the ones TFDS records for its `mnist` and
-`fashion_mnist` builders (tensorflow_datasets/url_checksums/mnist.txt and
-fashion_mnist.txt), so a downloaded file is byte-identical to what TFDS uses.
+The URLs and sha256 checksums are the ones TFDS records for its `mnist`,
+`fashion_mnist` and `cifar10` builders (tensorflow_datasets/url_checksums/),
+so a downloaded file is byte-identical to what TFDS uses.
 """
 
 import hashlib
@@ -20,6 +20,7 @@ TIMEOUT_SECONDS = 5
 BASE_URLS = {
   'mnist': 'https://storage.googleapis.com/cvdf-datasets/mnist/',
   'fashion_mnist': 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/',
+  'cifar10': 'https://www.cs.toronto.edu/~kriz/',
 }
 
 SHA256 = {
@@ -34,6 +35,9 @@ SHA256 = {
     'train-labels-idx1-ubyte.gz': 'a04f17134ac03560a47e3764e11b92fc97de4d1bfaf8ba1a3aa29af54cc90845',
     't10k-images-idx3-ubyte.gz': '346e55b948d973a97e58d2351dde16a484bd415d4595297633bb08f03db6a073',
     't10k-labels-idx1-ubyte.gz': '67da17c76eaffca5446c3361aaab5c3cd6d1c2608764d35dfb1850b086bf8dd5',
+  },
+  'cifar10': {  # tensorflow_datasets/url_checksums/cifar10.txt; data/cifar10.py extracts it
+    'cifar-10-binary.tar.gz': 'c4a38c50a1bc5f3a1c5537f2155ab9d68f9f25eb1ed8d9ddda3db29a59bca1dd',
   },
 }
 

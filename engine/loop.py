@@ -19,6 +19,7 @@ import numpy as np
 import tqdm
 
 import nets
+from data import augment as augment_lib
 from engine import (
   checkpoints,
   distributed,
@@ -37,7 +38,7 @@ from engine import steps as steps_lib
 from engine.plan import Plan
 
 EVAL_SPLITS = ('train', 'val', 'test')
-_INIT, _SHUFFLE, _DROPOUT = 0, 1, 2
+_INIT, _SHUFFLE, _DROPOUT, _AUGMENT = 0, 1, 2, 3
 
 
 def build_model(model_config):
@@ -141,6 +142,7 @@ def programs(
   single=False,
   mesh=None,
   freeze=(),
+  augment: augment_lib.Spec | None = None,
 ) -> Programs:
   """The jitted programs for a model, optimizer, batch size and data order on a device mesh.
 
@@ -148,7 +150,8 @@ def programs(
   default: the default device): per-model arrays split along 'model', the data replicated, each
   batch split along 'data'. `freeze`: patterns of parameters that do not train
   (engine/freezing.py). Cached, so groups of the same shape (a capped sweep, a point trained
-  alone) compile once.
+  alone) compile once. `augment` (data/augment.py) crops, flips and normalizes each training
+  batch inside the step, from the model's key and the step, and normalizes the evaluated ones.
   """
   mesh = mesh or parallel.one_device_mesh()
   per_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('model'))
@@ -168,6 +171,9 @@ def programs(
       images.at[idx].get(mode='promise_in_bounds'),
       labels.at[idx].get(mode='promise_in_bounds'),
     )
+    if augment is not None:
+      aug_key = jax.random.fold_in(jax.random.fold_in(key, _AUGMENT), state.step)
+      batch = (augment_lib.train_images(aug_key, batch[0], augment), batch[1])
     return train_step(state, batch, rng)
 
   def step_body(states, sums, perms, i, keys, images, labels):
@@ -207,6 +213,8 @@ def programs(
       images, labels, mask = (
         jax.lax.with_sharding_constraint(a, eval_split) for a in (images, labels, mask)
       )
+    if augment is not None:
+      images = augment_lib.eval_images(images, augment)
     metrics = over_models(eval_step, (0, None), single)(states, (images, labels, mask))
     return jax.tree.map(jnp.add, sums, metrics)
 
@@ -304,6 +312,7 @@ def start_group(group, plan: Plan, images, probe=None) -> GroupStart:
     layout.padded == 1,
     layout.mesh,
     freezing.patterns(group.config),
+    augment_lib.from_config(group.config.get('augment')),
   )
   keys = layout.put(np.asarray(jax.vmap(jax.random.PRNGKey)(seed_arr)))
   states = progs.init(

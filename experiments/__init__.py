@@ -24,6 +24,7 @@ NAMES = (
   'loocv',
   'bias_variance',
   'transfer',
+  'resnet18_cifar',
 )
 
 

@@ -175,8 +175,8 @@ def test_missing_fashion_mnist_suggests_the_debian_package(monkeypatch):
 
 
 def test_unknown_name_lists_known_names():
-  with pytest.raises(DataError, match='mnist, fashion_mnist, digits'):
-    data.load('cifar10')
+  with pytest.raises(DataError, match='mnist, fashion_mnist, cifar10, cifar10_generated, digits'):
+    data.load('cifar100')
 
 
 @pytest.mark.parametrize(
