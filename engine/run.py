@@ -1,9 +1,12 @@
 """Runs one finding into a work dir: data once, each unfinished group, the verdict, the report."""
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shlex
+import socket
 import sys
 import time
 
@@ -11,7 +14,19 @@ import jax
 from absl import logging
 
 import data
-from engine import early_stopping, files, loop, optimizers, parallel, report, sweep, tensorboard
+from engine import (
+  distributed,
+  early_stopping,
+  files,
+  group_lease,
+  loop,
+  optimizers,
+  parallel,
+  report,
+  sweep,
+  tensorboard,
+  workers,
+)
 from engine import finding as finding_lib
 from engine import plan as plan_lib
 from engine.errors import UserError
@@ -41,7 +56,7 @@ def prepare_workdir(workdir: str, name: str, config) -> None:
   """Creates the work dir, or checks that it holds a run of this very experiment and config."""
   path = os.path.join(workdir, 'config.json')
   wanted = {'experiment': name, 'config': identity(config)}
-  if os.path.exists(path):
+  if files.exists(path):
     try:
       found = files.read_json(path)
     except (OSError, ValueError) as e:
@@ -58,7 +73,7 @@ def prepare_workdir(workdir: str, name: str, config) -> None:
         f'{workdir} (rm -rf {shlex.quote(workdir)}) to start fresh.'
       )
     return
-  os.makedirs(workdir, exist_ok=True)
+  files.makedirs(workdir)
   files.write_json(path, wanted)
 
 
@@ -147,7 +162,9 @@ def load_dataset(config):
   )
 
 
-def run(finding, config, workdir: str, *, progress: bool = True, command: str | None = None):
+def run(
+  finding, config, workdir: str, *, progress: bool = True, command: str | None = None, worker=None
+):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
 
   `finding` is an engine.finding.Finding (a finding module is checked into one). Its hooks, as
@@ -155,6 +172,10 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
   results' 'seeds', 'dataset', 'records' and 'train_seconds' plus what the verdict reads);
   `probe` runs inside it; `analyze` runs after it, into results['analysis']; `plot` after the
   verdict.
+
+  `worker` (engine/workers.py; default: every group) says which groups this process may train;
+  each is claimed under a lease in the work dir first, so any number of processes can share
+  it. Returns None when groups are left to other workers, or another worker writes the report.
   """
   if not isinstance(finding, finding_lib.Finding):
     finding = finding_lib.from_module(finding)
@@ -169,26 +190,30 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
     plan_lib.resolve(g, len(dataset.train_y), probe=experiment.probe is not None) for g in groups
   ]
   prepare_workdir(workdir, name, config)
+  worker = worker or workers.Worker()
   started = time.time()
-  _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
+  _status(
+    workdir, state='running', groups_done=_done(workdir, groups), groups_total=len(groups),
+    started=started, worker=_me(worker),
+  )  # fmt: skip
   device_data = None
-  records, train_seconds, finished = [], 0.0, 0
   try:
     for group, plan in zip(groups, plans):
+      if not worker.assigned(group.index):
+        continue
       gdir = os.path.join(workdir, 'groups', group.name)
       done = os.path.join(gdir, 'result.json')
-      if os.path.exists(done):
-        result = files.read_json(done)
-        if result.get('points') != [sweep.label(p) for p in group.points] or result.get(
-          'seeds'
-        ) != list(group.seeds):
-          raise UserError(
-            f'{done} holds other points or seeds than this run assigns to {group.name} (the '
-            'work dir was written by another version of jax-findings, or with another '
-            f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.'
-          )
+      if files.exists(done):
+        _read_result(done, group, workdir)
         print(f'{group.name}: finished earlier; not trained again.')
-      else:
+        continue
+      with _claim(os.path.join(workdir, 'leases', f'{group.name}.json'), worker) as claim:
+        if not claim.ours:
+          print(f'{group.name}: being trained by {claim.holder}; left to it.')
+          continue
+        if files.exists(done):
+          print(f'{group.name}: finished by another worker; not trained again.')
+          continue
         if device_data is None:
           device_data = loop.put_on_device(
             dataset,
@@ -210,52 +235,170 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
           'records': group_records,
           'points': [sweep.label(p) for p in group.points],
           'seeds': list(group.seeds),
+          'finished_at': time.time(),
+          'worker': _me(worker),
         }
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
         files.write_json(done, result)
-      records += result['records']
-      train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
-      finished += 1
       _status(
-        workdir, state='running', groups_done=finished, groups_total=len(groups), started=started
-      )
+        workdir, state='running', groups_done=_done(workdir, groups), groups_total=len(groups),
+        started=started, worker=_me(worker),
+      )  # fmt: skip
   except BaseException as e:
     state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
     _status(
       workdir,
       state=state,
-      groups_done=finished,
+      groups_done=_done(workdir, groups),
       groups_total=len(groups),
       started=started,
       error=repr(e),
+      worker=_me(worker),
     )
     raise
-  results = {
-    'experiment': name,
-    'config': json.loads(config.to_json(sort_keys=True)),
-    'seeds': config.seeds,
-    'dataset': {
-      'name': dataset.name,
-      'source': dataset.source,
-      'standin': dataset.standin,
-      'describe': dataset.describe(),
-    },
-    'records': records,
-    'train_seconds': train_seconds,
-  }
-  if experiment.analyze:
-    results['analysis'] = experiment.analyze(results, workdir)
-  verdict = _finish(experiment, results, workdir, command)
-  _status(
-    workdir,
-    state='finished',
-    groups_done=len(groups),
-    groups_total=len(groups),
-    started=started,
-    finished=time.time(),
-    outcome=verdict.outcome,
+  pending = _pending(workdir, groups)
+  if pending:
+    _status(
+      workdir, state='running', groups_done=len(groups) - len(pending),
+      groups_total=len(groups), started=started, worker=_me(worker), pending=pending,
+    )  # fmt: skip
+    left = '; '.join(f'{g}: {who}' for g, who in pending.items())
+    print(
+      f'{_me(worker)}: no group left for this worker; {len(pending)} of {len(groups)} groups '
+      f'are not finished ({left}). The worker that finishes the last group writes the report; '
+      'a group whose worker died is taken over by the next worker once its lease expires '
+      f'({worker.lease_secs:g} s), at once by one on the same host.'
+    )
+    return None
+  results_by_group = [
+    _read_result(os.path.join(workdir, 'groups', g.name, 'result.json'), g, workdir) for g in groups
+  ]
+  records = [r for result in results_by_group for r in result['records']]
+  train_seconds = sum(
+    result['records'][0]['group_seconds'] for result in results_by_group if result['records']
   )
+  with _claim(os.path.join(workdir, 'leases', 'report.json'), worker) as claim:
+    if not claim.ours:
+      print(f'All {len(groups)} groups are finished; {claim.holder} is writing the report.')
+      return None
+    written = _report_written_after(workdir, max([started] + _finish_times(results_by_group)))
+    if written:
+      print(
+        f'All {len(groups)} groups are finished; {written} wrote the report: '
+        f'{os.path.join(workdir, "report.md")}'
+      )
+      return None
+    results = {
+      'experiment': name,
+      'config': json.loads(config.to_json(sort_keys=True)),
+      'seeds': config.seeds,
+      'dataset': {
+        'name': dataset.name,
+        'source': dataset.source,
+        'standin': dataset.standin,
+        'describe': dataset.describe(),
+      },
+      'records': records,
+      'train_seconds': train_seconds,
+    }
+    if experiment.analyze:
+      results['analysis'] = experiment.analyze(results, workdir)
+    verdict = _finish(experiment, results, workdir, command)
+    _status(
+      workdir,
+      state='finished',
+      groups_done=len(groups),
+      groups_total=len(groups),
+      started=started,
+      finished=time.time(),
+      outcome=verdict.outcome,
+      worker=_me(worker),
+    )
   return results
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+  ours: bool
+  holder: str  # who holds it when it is not ours
+
+
+@contextlib.contextmanager
+def _claim(path, worker):
+  """Holds the lease at `path` (refreshed in the background) while the block runs, if it is free.
+
+  In a job of several processes, process 0 claims for the job and the others follow its answer;
+  a remote work dir (gs://...) has no atomic create, so there a single worker runs unclaimed.
+  """
+  if files.is_remote(path):
+    yield _Claim(True, '')
+    return
+  got = group_lease.acquire(path, worker.lease_secs) if distributed.is_writer() else None
+  ours = distributed.agree(isinstance(got, group_lease.Lease))
+  if not ours:
+    yield _Claim(False, str(got) if got is not None else 'another worker')
+    return
+  if got is None:  # a process of a job whose process 0 holds the lease
+    yield _Claim(True, '')
+    return
+  try:
+    with group_lease.heartbeat(got, every=worker.lease_secs / 4):
+      yield _Claim(True, '')
+  finally:
+    got.release()
+
+
+def _me(worker) -> str:
+  return f'{worker} {socket.gethostname()}:{os.getpid()}'
+
+
+def _read_result(path, group, workdir) -> dict:
+  result = files.read_json(path)
+  if result.get('points') != [sweep.label(p) for p in group.points] or result.get('seeds') != list(
+    group.seeds
+  ):
+    raise UserError(
+      f'{path} holds other points or seeds than this run assigns to {group.name} (the '
+      'work dir was written by another version of jax-findings, or with another '
+      f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.'
+    )
+  return result
+
+
+def _done(workdir, groups) -> int:
+  return sum(files.exists(os.path.join(workdir, 'groups', g.name, 'result.json')) for g in groups)
+
+
+def _pending(workdir, groups) -> dict:
+  """The unfinished groups, each with the worker training it (or 'not started')."""
+  out = {}
+  for g in groups:
+    if not files.exists(os.path.join(workdir, 'groups', g.name, 'result.json')):
+      holder = None if files.is_remote(workdir) else group_lease.read(
+        os.path.join(workdir, 'leases', f'{g.name}.json')
+      )  # fmt: skip
+      alive = holder is not None and not holder.expired(time.time())
+      out[g.name] = f'trained by {holder}' if alive else 'not started'
+  return out
+
+
+def _finish_times(results_by_group) -> list:
+  return [r.get('finished_at', 0.0) for r in results_by_group]
+
+
+def _report_written_after(workdir, since: float) -> str:
+  """Who wrote a report after `since` (the last group's end, or this worker's start), or ''.
+
+  So the report is written once: by the worker that finished the last group, not again by one
+  that was running beside it; a rerun that started after the report writes it afresh.
+  """
+  try:
+    status = files.read_json(os.path.join(workdir, 'status.json'))
+  except (OSError, ValueError):
+    return ''
+  if status.get('state') == 'finished' and status.get('finished', 0.0) >= since:
+    return status.get('worker') or 'another worker'
+  return ''
 
 
 def _measure(experiment, config, workdir, command):
