@@ -100,6 +100,25 @@ def write_text(path: str, text: str) -> None:
     raise
 
 
+def write_bytes(path: str, data: bytes) -> None:
+  if not distributed.is_writer():
+    return
+  if is_remote(path):
+    epath.Path(path).write_bytes(data)
+    return
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      f.write(data)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
 def write_json(path: str, obj) -> None:
   write_text(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + '\n')
 

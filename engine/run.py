@@ -182,6 +182,13 @@ def run(
   experiment, name = finding, finding.name
   if experiment.measure:
     return _measure(experiment, config, workdir, command)
+  if files.is_remote(workdir):
+    raise UserError(  # engine/checkpoints.py would turn the URI into a local path `./gs:/...`
+      f'--workdir={workdir}: training findings keep orbax checkpoints in the work dir, which '
+      'do not go to remote storage yet; only findings that compute instead of training (a '
+      '`measure` hook) write to gs://, s3:// or az:// work dirs. Pass a local path or a mounted '
+      'bucket (e.g. gcsfuse).'
+    )
   groups = sweep.groups(config, plan_lib.models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
@@ -203,7 +210,7 @@ def run(
         continue
       gdir = os.path.join(workdir, 'groups', group.name)
       done = os.path.join(gdir, 'result.json')
-      if files.exists(done):
+      if distributed.agree(files.exists(done)):
         _read_result(done, group, workdir)
         print(f'{group.name}: finished earlier; not trained again.')
         continue
@@ -211,7 +218,7 @@ def run(
         if not claim.ours:
           print(f'{group.name}: being trained by {claim.holder}; left to it.')
           continue
-        if files.exists(done):
+        if distributed.agree(files.exists(done)):
           print(f'{group.name}: finished by another worker; not trained again.')
           continue
         if device_data is None:
@@ -257,7 +264,7 @@ def run(
     )
     raise
   pending = _pending(workdir, groups)
-  if pending:
+  if distributed.agree(bool(pending)):
     _status(
       workdir, state='running', groups_done=len(groups) - len(pending),
       groups_total=len(groups), started=started, worker=_me(worker), pending=pending,
@@ -282,7 +289,7 @@ def run(
       print(f'All {len(groups)} groups are finished; {claim.holder} is writing the report.')
       return None
     written = _report_written_after(workdir, max([started] + _finish_times(results_by_group)))
-    if written:
+    if distributed.agree(bool(written)):
       print(
         f'All {len(groups)} groups are finished; {written} wrote the report: '
         f'{os.path.join(workdir, "report.md")}'
