@@ -9,6 +9,7 @@ a re-queued task cannot collide with a running one. The worker that finishes the
 writes the report.
 """
 
+import contextlib
 import dataclasses
 import os
 import re
@@ -111,16 +112,12 @@ def spawn(n: int, argv, *, cpus: str = 'share', env=None) -> int:
   shares = cpu_shares(n) if cpus == 'share' and hasattr(os, 'sched_setaffinity') else [None] * n
   procs, pumps = [], []
   for i, share in enumerate(shares):
-    pin = (lambda s=share: os.sched_setaffinity(0, s)) if share else None
     proc = subprocess.Popen(
-      command,
-      env=env,
-      stdout=subprocess.PIPE,
-      stderr=subprocess.PIPE,
-      text=True,
-      bufsize=1,
-      preexec_fn=pin,
+      command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
     )
+    if share:  # at once, long before the worker has imported jax and sized XLA's thread pools
+      with contextlib.suppress(ProcessLookupError):
+        os.sched_setaffinity(proc.pid, share)
     procs.append(proc)
     for stream, out in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)):
       pump = threading.Thread(target=_pump, args=(stream, out, f'[worker {i}] '), daemon=True)
