@@ -199,10 +199,7 @@ def run(
   prepare_workdir(workdir, name, config)
   worker = worker or workers.Worker()
   started = time.time()
-  _status(
-    workdir, state='running', groups_done=_done(workdir, groups), groups_total=len(groups),
-    started=started, worker=_me(worker),
-  )  # fmt: skip
+  _running(workdir, groups, started, worker)
   device_data = None
   try:
     for group, plan in zip(groups, plans):
@@ -221,6 +218,7 @@ def run(
         if distributed.agree(files.exists(done)):
           print(f'{group.name}: finished by another worker; not trained again.')
           continue
+        _running(workdir, groups, started, worker)
         if device_data is None:
           device_data = loop.put_on_device(
             dataset,
@@ -247,10 +245,6 @@ def run(
         }
         files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
         files.write_json(done, result)
-      _status(
-        workdir, state='running', groups_done=_done(workdir, groups), groups_total=len(groups),
-        started=started, worker=_me(worker),
-      )  # fmt: skip
   except BaseException as e:
     state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
     _status(
@@ -265,10 +259,7 @@ def run(
     raise
   pending = _pending(workdir, groups)
   if distributed.agree(bool(pending)):
-    _status(
-      workdir, state='running', groups_done=len(groups) - len(pending),
-      groups_total=len(groups), started=started, worker=_me(worker), pending=pending,
-    )  # fmt: skip
+    _running(workdir, groups, started, worker, pending=pending)
     left = '; '.join(f'{g}: {who}' for g, who in pending.items())
     print(
       f'{_me(worker)}: no group left for this worker; {len(pending)} of {len(groups)} groups '
@@ -334,12 +325,8 @@ class _Claim:
 def _claim(path, worker):
   """Holds the lease at `path` (refreshed in the background) while the block runs, if it is free.
 
-  In a job of several processes, process 0 claims for the job and the others follow its answer;
-  a remote work dir (gs://...) has no atomic create, so there a single worker runs unclaimed.
+  In a job of several processes, process 0 claims for the job and the others follow its answer.
   """
-  if files.is_remote(path):
-    yield _Claim(True, '')
-    return
   got = group_lease.acquire(path, worker.lease_secs) if distributed.is_writer() else None
   ours = distributed.agree(isinstance(got, group_lease.Lease))
   if not ours:
@@ -353,6 +340,17 @@ def _claim(path, worker):
       yield _Claim(True, '')
   finally:
     got.release()
+
+
+def _running(workdir, groups, started, worker, **fields):
+  """Status `running`, unless every group is done: then the report's writer says `finished`,
+  and a worker that finished its group just before must not overwrite that."""
+  done = _done(workdir, groups)
+  if done < len(groups):
+    _status(
+      workdir, state='running', groups_done=done, groups_total=len(groups), started=started,
+      worker=_me(worker), **fields,
+    )  # fmt: skip
 
 
 def _me(worker) -> str:
@@ -381,9 +379,7 @@ def _pending(workdir, groups) -> dict:
   out = {}
   for g in groups:
     if not files.exists(os.path.join(workdir, 'groups', g.name, 'result.json')):
-      holder = None if files.is_remote(workdir) else group_lease.read(
-        os.path.join(workdir, 'leases', f'{g.name}.json')
-      )  # fmt: skip
+      holder = group_lease.read(os.path.join(workdir, 'leases', f'{g.name}.json'))
       alive = holder is not None and not holder.expired(time.time())
       out[g.name] = f'trained by {holder}' if alive else 'not started'
   return out
