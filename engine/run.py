@@ -201,50 +201,53 @@ def run(
   started = time.time()
   _running(workdir, groups, started, worker)
   device_data = None
+  todo = [(g, p) for g, p in zip(groups, plans) if worker.assigned(g.index)]
   try:
-    for group, plan in zip(groups, plans):
-      if not worker.assigned(group.index):
-        continue
-      gdir = os.path.join(workdir, 'groups', group.name)
-      done = os.path.join(gdir, 'result.json')
-      if distributed.agree(files.exists(done)):
-        _read_result(done, group, workdir)
-        print(f'{group.name}: finished earlier; not trained again.')
-        continue
-      with _claim(os.path.join(workdir, 'leases', f'{group.name}.json'), worker) as claim:
-        if not claim.ours:
-          print(f'{group.name}: being trained by {claim.holder}; left to it.')
-          continue
+    while todo:
+      for group, plan in todo:
+        gdir = os.path.join(workdir, 'groups', group.name)
+        done = os.path.join(gdir, 'result.json')
         if distributed.agree(files.exists(done)):
-          print(f'{group.name}: finished by another worker; not trained again.')
+          _read_result(done, group, workdir)
+          print(f'{group.name}: finished earlier; not trained again.')
           continue
-        _running(workdir, groups, started, worker)
-        if device_data is None:
-          device_data = loop.put_on_device(
-            dataset,
-            config.train.eval_train_size,
-            config.train.eval_batch_size,
-            parallel.devices(config),
-          )
-        with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
-          group_records = loop.train_group(
-            group,
-            plan,
-            device_data,
-            gdir,
-            progress=progress,
-            on_epoch=on_epoch,
-            probe=experiment.probe,
-          )
-        result = {
-          'records': group_records,
-          'points': [sweep.label(p) for p in group.points],
-          'seeds': list(group.seeds),
-          'finished_at': time.time(),
-          'worker': _me(worker),
-        }
-        files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
-        files.write_json(done, result)
+        with _claim(os.path.join(workdir, 'leases', f'{group.name}.json'), worker) as claim:
+          if not claim.ours:
+            print(f'{group.name}: being trained by {claim.holder}; left to it.')
+            continue
+          if distributed.agree(files.exists(done)):
+            print(f'{group.name}: finished by another worker; not trained again.')
+            continue
+          _running(workdir, groups, started, worker)
+          if device_data is None:
+            device_data = loop.put_on_device(
+              dataset,
+              config.train.eval_train_size,
+              config.train.eval_batch_size,
+              parallel.devices(config),
+            )
+          with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
+            group_records = loop.train_group(
+              group,
+              plan,
+              device_data,
+              gdir,
+              progress=progress,
+              on_epoch=on_epoch,
+              probe=experiment.probe,
+            )
+          result = {
+            'records': group_records,
+            'points': [sweep.label(p) for p in group.points],
+            'seeds': list(group.seeds),
+            'finished_at': time.time(),
+            'worker': _me(worker),
+          }
+          files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
+          files.write_json(done, result)
+      # A group whose worker has died since this worker passed it is taken over now.
+      pending = _pending(workdir, groups) if jax.process_count() == 1 else {}
+      todo = [(g, p) for g, p in todo if pending.get(g.name) == 'not started']
   except BaseException as e:
     state = 'interrupted' if isinstance(e, KeyboardInterrupt) else 'failed'
     _status(

@@ -1,11 +1,13 @@
 """Many workers on one work dir, end to end: two by mistake, shards, --workers, bad flags."""
 
+import contextlib
 import json
 import os
 import pathlib
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -70,6 +72,35 @@ def test_two_processes_on_one_work_dir_train_each_group_once(single, shared_data
   assert json.loads((workdir / 'status.json').read_text())['state'] == 'finished'
   assert not list((workdir / 'leases').iterdir())  # every claim released
   assert not list(workdir.rglob('*orbax-checkpoint-tmp*'))
+
+
+def test_a_killed_workers_group_is_taken_over_by_the_other(single, shared_datasets, tmp_path):
+  env, workdir = _env(shared_datasets, tmp_path), tmp_path / 'run'
+  procs = {}
+  for _ in range(2):
+    p = subprocess.Popen(
+      _command(workdir), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    procs[p.pid] = p
+  leases, victim, deadline = workdir / 'leases', None, time.time() + 400
+  while victim is None and time.time() < deadline:
+    held = {}
+    for f in leases.glob('group_*.json') if leases.is_dir() else []:
+      with contextlib.suppress(OSError, ValueError):
+        held[json.loads(f.read_text())['pid']] = f.stem
+    if set(held) == set(procs):  # both are training: kill one
+      victim, group = min(held.items())
+    time.sleep(0.02)
+  assert victim is not None, 'the two workers never trained at the same time'
+  procs[victim].kill()
+  procs[victim].communicate()
+  survivor = next(p for pid, p in procs.items() if pid != victim)
+  out, _ = survivor.communicate(timeout=600)
+  assert survivor.returncode == 0, out
+  result = json.loads((workdir / 'groups' / group / 'result.json').read_text())
+  assert result['worker'].endswith(f':{survivor.pid}')  # it took over the dead worker's group
+  assert 'Report: ' in out
+  assert _records(workdir) == single
 
 
 def test_shards_then_local_workers_finish_the_sweep(single, shared_datasets, tmp_path):
