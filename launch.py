@@ -32,7 +32,7 @@ from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import cli, compile_cache, distributed, files, preemption, report, run  # noqa: E402
+from engine import cli, compile_cache, distributed, files, preemption, report, run, workers  # noqa: E402
 from engine.errors import UserError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -86,8 +86,33 @@ flags.DEFINE_string(
 )
 flags.DEFINE_integer('num_processes', None, 'Processes in the job (default: $JAX_NUM_PROCESSES).')
 flags.DEFINE_integer('process_id', None, 'This process, from 0 (default: $JAX_PROCESS_ID).')
+flags.DEFINE_integer(
+  'workers',
+  1,
+  'Train the sweep with this many local worker processes, which share the work dir and take '
+  'its groups in turn (each pinned to its share of the CPU cores; see --worker_cpus).',
+)
+flags.DEFINE_string(
+  'worker',
+  '',
+  'i/n: be worker i of n (from 0) of a cluster job, training the groups whose index is i '
+  'modulo n; slurm: the same from a SLURM job array ($SLURM_ARRAY_TASK_ID, _COUNT).',
+)
+flags.DEFINE_float(
+  'lease_secs',
+  workers.DEFAULT_LEASE_SECS,
+  'How long the claim on a group outlives its worker: another worker takes over a group whose '
+  'worker stopped refreshing its claim this long ago (at once on the same host).',
+)
+flags.DEFINE_enum(
+  'worker_cpus',
+  'share',
+  workers.CPU_MODES,
+  'With --workers=N: share (pin each worker to its share of the cores) or all.',
+)
 FLAGS = flags.FLAGS
 _PREPARED: list = []  # the cli.Prepared of this process's command line
+_ARGV: list = []  # the command line as given, for --workers to start its workers with
 _HELP = ('help', '?', 'helpshort', 'helpfull', 'helpxml')
 
 
@@ -137,6 +162,16 @@ def main(argv):
       deterministic_ops()
     except UserError as e:
       _fail(str(e))
+  try:
+    worker = workers.from_flags(FLAGS.workers, FLAGS.worker, FLAGS.lease_secs, FLAGS.worker_cpus)
+    if FLAGS.experiment == 'all' and (FLAGS.workers > 1 or FLAGS.worker):
+      raise UserError(
+        '--experiment=all runs the findings one after another; --workers and --worker split '
+        'the groups of one finding. Run a finding with them, e.g. --experiment=dropout_sweep.'
+      )
+    workdir = files.workdir(FLAGS.workdir) if FLAGS.workdir else None
+  except UserError as e:
+    _fail(str(e))
   compile_cache.enable(FLAGS.compilation_cache)
   try:
     joined = distributed.initialize(
@@ -144,6 +179,12 @@ def main(argv):
     )
   except UserError as e:
     _fail(str(e))
+  if joined and FLAGS.workers > 1:
+    _fail(
+      '--workers starts worker processes on this machine, but this process is part of a job '
+      'of several processes (jax.distributed). Run one process per task and split the sweep '
+      'with --worker=i/n across jobs, or drop --workers.'
+    )
   if joined and not distributed.is_writer():
     sys.stdout = open(os.devnull, 'w')  # process 0 prints for the job, as it writes for it
   preemption.install(sigterm=not joined)  # in a job, jax.distributed's preemption service has it
@@ -153,7 +194,6 @@ def main(argv):
   if FLAGS.show_config:
     print(yaml.dump(config.to_dict(), Dumper=_WrittenOut), end='')
     return
-  workdir = FLAGS.workdir
   try:
     if finding.trains:
       run.validate(config)
@@ -162,9 +202,13 @@ def main(argv):
     workdir = workdir or run.default_workdir(
       finding.name, config, prepared.default, prepared.variant
     )
-    files.check_workdir(workdir)
-    print(f'{finding.name}: work dir {workdir}', flush=True)
-    run.run(finding, config, workdir, progress=_progress(), command=prepared.command)
+    if not files.is_remote(workdir):
+      files.check_workdir(workdir)
+    if FLAGS.workers > 1:
+      print(f'{finding.name}: work dir {workdir}, {FLAGS.workers} worker processes', flush=True)
+      sys.exit(workers.spawn(FLAGS.workers, _ARGV, cpus=FLAGS.worker_cpus))
+    print(f'{finding.name}: work dir {workdir}' + (f' ({worker})' if worker.count > 1 else ''))
+    run.run(finding, config, workdir, progress=_progress(), command=prepared.command, worker=worker)
   except (UserError, data.DataError) as e:
     _fail(str(e))
   except KeyboardInterrupt as e:
@@ -255,11 +299,14 @@ def run_all(prepared):
       workdir = run.default_workdir(name, config, config, variant)
       print(f'{name}: work dir {workdir}', flush=True)
       results = run.run(finding, config, workdir, progress=_progress(), command=prepared.command)
-      outcome = results['verdict']['outcome']
-      claims += [
-        {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
-        for c in results['verdict']['claims']
-      ]
+      if results is None:  # another process on the same work dir finishes it
+        outcome = 'finished by another process on its work dir'
+      else:
+        outcome = results['verdict']['outcome']
+        claims += [
+          {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
+          for c in results['verdict']['claims']
+        ]
     except data.DataNotFoundError as e:
       outcome = f'NOT RUN (its dataset is not on this machine): {e}'
       print(f'note: {name} not run: {e}', file=sys.stderr)
@@ -302,6 +349,7 @@ def cli_main():
   except UserError as e:
     _fail(str(e))
   _PREPARED[:] = [prepared]
+  _ARGV[:] = list(sys.argv)
   sys.argv = prepared.argv  # config_flags reads the overrides from sys.argv
   jax.config.parse_flags_with_absl()
   app.run(main, argv=prepared.argv, flags_parser=_parse_flags)

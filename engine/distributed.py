@@ -10,6 +10,7 @@ filesystem all processes see.
 import os
 
 import jax
+import numpy as np
 
 from engine.errors import UserError
 
@@ -89,3 +90,13 @@ def _int(name, value, text):
 def is_writer() -> bool:
   """True in the process that writes files: process 0, or the only process."""
   return jax.process_index() == 0
+
+
+def agree(value: bool) -> bool:
+  """Process 0's `value` in every process of a job (a decision only process 0 can take, such as
+  claiming a group's lease); `value` itself in a job of one."""
+  if jax.process_count() == 1:
+    return value
+  from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+  return bool(multihost_utils.broadcast_one_to_all(np.int32(value)))

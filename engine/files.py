@@ -1,16 +1,22 @@
-"""Atomic writes: a reader (or a killed run) never sees half a file.
+"""Atomic writes: a reader (or a killed run) never sees half a file; work dirs local or remote.
 
 In a job of several processes only process 0 writes (engine/distributed.py); the others skip.
 Files get the mode a plain `open` would give them (0666 less the umask), not mkstemp's 0600, so
-a group sharing the work dir can read them.
+a group sharing the work dir can read them. Paths go through `etils.epath`, so a work dir may be
+`gs://bucket/run` (or s3://, az://) where that filesystem's library is installed; a remote object
+is written whole when it is closed.
 """
 
 import csv
 import errno
+import importlib.util
 import io
 import json
 import os
+import re
 import tempfile
+
+from etils import epath
 
 from engine import distributed
 from engine.errors import UserError
@@ -24,9 +30,72 @@ def _umask() -> int:
 
 _UMASK = _umask()  # read once, at import: os.umask sets it too, which races with other threads
 
+_SCHEME = re.compile(r'^([A-Za-z][A-Za-z0-9+.-]+):(//)?')
+REMOTE = {  # epath's schemes -> (what it is, the fsspec protocol, the package that provides it)
+  'gs': ('Google Cloud Storage', 'gcs', 'gcsfs'),
+  's3': ('Amazon S3', 's3', 's3fs'),
+  'az': ('Azure Blob Storage', 'az', 'adlfs'),
+}
+
+
+def is_remote(path) -> bool:
+  m = _SCHEME.match(os.fspath(path))
+  return bool(m and m.group(2) and m.group(1) in REMOTE)
+
+
+def workdir(text: str) -> str:
+  """The work dir `text` names, checked before anything is written: a local path (`file://`
+  URIs become one) or a remote URI whose filesystem library is installed; else UserError."""
+  m = _SCHEME.match(text)
+  if not m:
+    return text
+  scheme, slashes = m.group(1), m.group(2)
+  if not slashes:
+    raise UserError(
+      f'--workdir={text} looks like a URI without its `//` (it would become a local directory '
+      f'named `{scheme}:`). Write {scheme}://BUCKET/PATH for remote storage, or ./{text} for a '
+      'local directory whose name has a colon.'
+    )
+  if scheme == 'file':
+    rest = text[len('file://') :]
+    host, _, local = rest.partition('/')
+    if host not in ('', 'localhost'):
+      raise UserError(f'--workdir={text} names the host {host!r}; file:// URIs must be local.')
+    return '/' + local
+  if scheme not in REMOTE:
+    raise UserError(
+      f'--workdir={text}: `{scheme}://` is not storage a work dir can live on here. Pass a '
+      'local or shared (NFS, Lustre, mounted bucket) path, or a '
+      f'{", ".join(s + "://" for s in REMOTE)} URI, which go through etils.epath.'
+    )
+  what, protocol, package = REMOTE[scheme]
+  if importlib.util.find_spec('tensorflow') is None:
+    try:
+      import fsspec  # pylint: disable=g-import-not-at-top
+
+      fsspec.get_filesystem_class(protocol)
+    except (ImportError, ValueError):
+      raise UserError(
+        f'--workdir={text} is on {what}, which etils.epath reaches through the `{package}` '
+        f'package (or TensorFlow); neither is installed here. Install it (pip install '
+        f'{package}) and set up its credentials, or pass a local path or a mounted bucket.'
+      ) from None
+  return text
+
+
+def exists(path) -> bool:
+  return epath.Path(path).exists()
+
+
+def makedirs(path) -> None:
+  epath.Path(path).mkdir(parents=True, exist_ok=True)
+
 
 def write_text(path: str, text: str) -> None:
   if not distributed.is_writer():
+    return
+  if is_remote(path):
+    epath.Path(path).write_text(text)
     return
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
@@ -37,6 +106,25 @@ def write_text(path: str, text: str) -> None:
       f.flush()
       os.fsync(f.fileno())
     os.chmod(tmp, 0o666 & ~_UMASK)
+    os.replace(tmp, path)
+  except BaseException:
+    if os.path.exists(tmp):
+      os.unlink(tmp)
+    raise
+
+
+def write_bytes(path: str, data: bytes) -> None:
+  if not distributed.is_writer():
+    return
+  if is_remote(path):
+    epath.Path(path).write_bytes(data)
+    return
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
+  try:
+    with os.fdopen(fd, 'wb') as f:
+      f.write(data)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):
@@ -61,8 +149,7 @@ def write_csv(path: str, header, rows) -> None:
 
 
 def read_json(path: str):
-  with open(path) as f:
-    return json.load(f)
+  return json.loads(epath.Path(path).read_text())
 
 
 def check_workdir(workdir: str) -> None:

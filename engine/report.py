@@ -1,5 +1,6 @@
 """What a run leaves for a person: report.md, plots and a summary on the terminal."""
 
+import io
 import json
 import os
 
@@ -103,6 +104,12 @@ def write(workdir, *, name, doc, verdict, results, plots, command):
 def save_figure(fig, path):
   if not distributed.is_writer():
     plt.close(fig)
+    return path
+  if files.is_remote(path):  # gs://...: drawn in memory, uploaded whole
+    out = io.BytesIO()
+    fig.savefig(out, format='png', dpi=120, bbox_inches='tight')
+    plt.close(fig)
+    files.write_bytes(path, out.getvalue())
     return path
   tmp = path + '.tmp.png'
   fig.savefig(tmp, dpi=120, bbox_inches='tight')

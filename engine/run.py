@@ -1,11 +1,14 @@
 """Runs one finding into a work dir: data once, each unfinished group, the verdict, the report."""
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import logging as std_logging
 import math
 import os
 import shlex
+import socket
 import sys
 import time
 
@@ -14,8 +17,10 @@ from absl import logging
 
 import data
 from engine import (
+  distributed,
   early_stopping,
   files,
+  group_lease,
   loop,
   optimizers,
   parallel,
@@ -23,6 +28,7 @@ from engine import (
   report,
   sweep,
   tensorboard,
+  workers,
 )
 from engine import finding as finding_lib
 from engine import plan as plan_lib
@@ -53,7 +59,7 @@ def prepare_workdir(workdir: str, name: str, config) -> None:
   """Creates the work dir, or checks that it holds a run of this very experiment and config."""
   path = os.path.join(workdir, 'config.json')
   wanted = {'experiment': name, 'config': identity(config)}
-  if os.path.exists(path):
+  if files.exists(path):
     try:
       found = files.read_json(path)
     except (OSError, ValueError) as e:
@@ -70,7 +76,7 @@ def prepare_workdir(workdir: str, name: str, config) -> None:
         f'{workdir} (rm -rf {shlex.quote(workdir)}) to start fresh.'
       )
     return
-  os.makedirs(workdir, exist_ok=True)
+  files.makedirs(workdir)
   files.write_json(path, wanted)
 
 
@@ -182,7 +188,9 @@ def load_dataset(config):
   )
 
 
-def run(finding, config, workdir: str, *, progress: bool = True, command: str | None = None):
+def run(
+  finding, config, workdir: str, *, progress: bool = True, command: str | None = None, worker=None
+):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
 
   `finding` is an engine.finding.Finding (a finding module is checked into one). Its hooks, as
@@ -190,12 +198,23 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
   results' 'seeds', 'dataset', 'records' and 'train_seconds' plus what the verdict reads);
   `probe` runs inside it; `analyze` runs after it, into results['analysis']; `plot` after the
   verdict.
+
+  `worker` (engine/workers.py; default: every group) says which groups this process may train;
+  each is claimed under a lease in the work dir first, so any number of processes can share
+  it. Returns None when groups are left to other workers, or another worker writes the report.
   """
   if not isinstance(finding, finding_lib.Finding):
     finding = finding_lib.from_module(finding)
   experiment, name = finding, finding.name
   if experiment.measure:
     return _measure(experiment, config, workdir, command)
+  if files.is_remote(workdir):
+    raise UserError(  # engine/checkpoints.py would turn the URI into a local path `./gs:/...`
+      f'--workdir={workdir}: training findings keep orbax checkpoints in the work dir, which '
+      'do not go to remote storage yet; only findings that compute instead of training (a '
+      '`measure` hook) write to gs://, s3:// or az:// work dirs. Pass a local path or a mounted '
+      'bucket (e.g. gcsfuse).'
+    )
   groups = sweep.groups(config, plan_lib.models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())
@@ -204,71 +223,120 @@ def run(finding, config, workdir: str, *, progress: bool = True, command: str | 
     plan_lib.resolve(g, len(dataset.train_y), probe=experiment.probe is not None) for g in groups
   ]
   prepare_workdir(workdir, name, config)
+  worker = worker or workers.Worker()
   started = time.time()
-  _status(workdir, state='running', groups_done=0, groups_total=len(groups), started=started)
+  _running(workdir, groups, started, worker)
   device_data = None
-  records, train_seconds, finished = [], 0.0, 0
+  todo = [(g, p) for g, p in zip(groups, plans) if worker.assigned(g.index)]
   try:
-    for group, plan in zip(groups, plans):
-      gdir = os.path.join(workdir, 'groups', group.name)
-      done = os.path.join(gdir, 'result.json')
-      result = _finished_result(done)
-      if result is not None:
-        if result.get('points') != [sweep.label(p) for p in group.points] or result.get(
-          'seeds'
-        ) != list(group.seeds):
-          raise UserError(
-            f'{done} holds other points or seeds than this run assigns to {group.name} (the '
-            'work dir was written by another version of jax-findings, or with another '
-            f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.'
-          )
-        print(f'{group.name}: finished earlier; not trained again.')
-      else:
-        if device_data is None:
-          device_data = loop.put_on_device(
-            dataset,
-            config.train.eval_train_size,
-            config.train.eval_batch_size,
-            parallel.devices(config),
-          )
-        with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
-          group_records = loop.train_group(
-            group,
-            plan,
-            device_data,
-            gdir,
-            progress=progress,
-            log=_line_log(progress),
-            on_epoch=on_epoch,
-            probe=experiment.probe,
-          )
-        result = {
-          'records': group_records,
-          'points': [sweep.label(p) for p in group.points],
-          'seeds': list(group.seeds),
-        }
-        files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
-        files.write_json(done, result)
-      records += result['records']
-      train_seconds += result['records'][0]['group_seconds'] if result['records'] else 0.0
-      finished += 1
-      _status(
-        workdir, state='running', groups_done=finished, groups_total=len(groups), started=started
-      )
-    results = _results(experiment, config, dataset, records, train_seconds, workdir)
-    verdict = _finish(experiment, results, workdir, command)
+    while todo:
+      for group, plan in todo:
+        gdir = os.path.join(workdir, 'groups', group.name)
+        done = os.path.join(gdir, 'result.json')
+        if distributed.agree(_finished_result(done) is not None):
+          _read_result(done, group, workdir)
+          print(f'{group.name}: finished earlier; not trained again.')
+          continue
+        with _claim(os.path.join(workdir, 'leases', f'{group.name}.json'), worker) as claim:
+          if not claim.ours:
+            print(f'{group.name}: being trained by {claim.holder}; left to it.')
+            continue
+          if distributed.agree(_finished_result(done) is not None):
+            print(f'{group.name}: finished by another worker; not trained again.')
+            continue
+          _running(workdir, groups, started, worker)
+          if device_data is None:
+            device_data = loop.put_on_device(
+              dataset,
+              config.train.eval_train_size,
+              config.train.eval_batch_size,
+              parallel.devices(config),
+            )
+          with tensorboard.epoch_writer(os.path.join(workdir, 'tensorboard'), group) as on_epoch:
+            group_records = loop.train_group(
+              group,
+              plan,
+              device_data,
+              gdir,
+              progress=progress,
+              log=_line_log(progress),
+              on_epoch=on_epoch,
+              probe=experiment.probe,
+            )
+          result = {
+            'records': group_records,
+            'points': [sweep.label(p) for p in group.points],
+            'seeds': list(group.seeds),
+            'finished_at': time.time(),
+            'worker': _me(worker),
+          }
+          files.write_jsonl(os.path.join(gdir, 'metrics.jsonl'), _metric_rows(group_records))
+          files.write_json(done, result)
+      # A group whose worker has died since this worker passed it is taken over now.
+      pending = _pending(workdir, groups) if jax.process_count() == 1 else {}
+      todo = [(g, p) for g, p in todo if pending.get(g.name) == 'not started']
   except BaseException as e:
-    _failed(workdir, e, groups_done=finished, groups_total=len(groups), started=started)
+    _failed(
+      workdir,
+      e,
+      groups_done=_done(workdir, groups),
+      groups_total=len(groups),
+      started=started,
+      worker=_me(worker),
+    )
     raise
-  _status(
-    workdir,
-    state='finished',
-    groups_done=len(groups),
-    groups_total=len(groups),
-    started=started,
-    finished=time.time(),
-    outcome=verdict.outcome,
+  pending = _pending(workdir, groups)
+  if distributed.agree(bool(pending)):
+    _running(workdir, groups, started, worker, pending=pending)
+    left = '; '.join(f'{g}: {who}' for g, who in pending.items())
+    print(
+      f'{_me(worker)}: no group left for this worker; {len(pending)} of {len(groups)} groups '
+      f'are not finished ({left}). The worker that finishes the last group writes the report; '
+      'a group whose worker died is taken over by the next worker once its lease expires '
+      f'({worker.lease_secs:g} s), at once by one on the same host.'
+    )
+    return None
+  results_by_group = [
+    _read_result(os.path.join(workdir, 'groups', g.name, 'result.json'), g, workdir) for g in groups
+  ]
+  records = [r for result in results_by_group for r in result['records']]
+  train_seconds = sum(
+    result['records'][0]['group_seconds'] for result in results_by_group if result['records']
   )
+  with _claim(os.path.join(workdir, 'leases', 'report.json'), worker) as claim:
+    if not claim.ours:
+      print(f'All {len(groups)} groups are finished; {claim.holder} is writing the report.')
+      return None
+    written = _report_written_after(workdir, max([started] + _finish_times(results_by_group)))
+    if distributed.agree(bool(written)):
+      print(
+        f'All {len(groups)} groups are finished; {written} wrote the report: '
+        f'{os.path.join(workdir, "report.md")}'
+      )
+      return None
+    try:
+      results = _results(experiment, config, dataset, records, train_seconds, workdir)
+      verdict = _finish(experiment, results, workdir, command)
+    except BaseException as e:
+      _failed(
+        workdir,
+        e,
+        groups_done=len(groups),
+        groups_total=len(groups),
+        started=started,
+        worker=_me(worker),
+      )
+      raise
+    _status(
+      workdir,
+      state='finished',
+      groups_done=len(groups),
+      groups_total=len(groups),
+      started=started,
+      finished=time.time(),
+      outcome=verdict.outcome,
+      worker=_me(worker),
+    )
   return results
 
 
@@ -285,7 +353,7 @@ def _line_log(progress: bool):
 def _finished_result(path):
   """A group's result.json, or None when there is none or it cannot be read (a truncated or
   damaged file: the group is trained again, from its checkpoints)."""
-  if not os.path.exists(path):
+  if not files.exists(path):
     return None
   try:
     result = files.read_json(path)
@@ -328,6 +396,95 @@ def _results(experiment, config, dataset, records, train_seconds, workdir):
   if experiment.analyze:
     results['analysis'] = experiment.analyze(results, workdir)
   return results
+
+
+@dataclasses.dataclass(frozen=True)
+class _Claim:
+  ours: bool
+  holder: str  # who holds it when it is not ours
+
+
+@contextlib.contextmanager
+def _claim(path, worker):
+  """Holds the lease at `path` (refreshed in the background) while the block runs, if it is free.
+
+  In a job of several processes, process 0 claims for the job and the others follow its answer.
+  """
+  got = group_lease.acquire(path, worker.lease_secs) if distributed.is_writer() else None
+  ours = distributed.agree(isinstance(got, group_lease.Lease))
+  if not ours:
+    yield _Claim(False, str(got) if got is not None else 'another worker')
+    return
+  if got is None:  # a process of a job whose process 0 holds the lease
+    yield _Claim(True, '')
+    return
+  try:
+    with group_lease.heartbeat(got, every=worker.lease_secs / 4):
+      yield _Claim(True, '')
+  finally:
+    got.release()
+
+
+def _running(workdir, groups, started, worker, **fields):
+  """Status `running`, unless every group is done: then the report's writer says `finished`,
+  and a worker that finished its group just before must not overwrite that."""
+  done = _done(workdir, groups)
+  if done < len(groups):
+    _status(
+      workdir, state='running', groups_done=done, groups_total=len(groups), started=started,
+      worker=_me(worker), **fields,
+    )  # fmt: skip
+
+
+def _me(worker) -> str:
+  return f'{worker} {socket.gethostname()}:{os.getpid()}'
+
+
+def _read_result(path, group, workdir) -> dict:
+  result = files.read_json(path)
+  if result.get('points') != [sweep.label(p) for p in group.points] or result.get('seeds') != list(
+    group.seeds
+  ):
+    raise UserError(
+      f'{path} holds other points or seeds than this run assigns to {group.name} (the '
+      'work dir was written by another version of jax-findings, or with another '
+      f'sweep_max_models). Delete {workdir} or pass another --workdir to start fresh.'
+    )
+  return result
+
+
+def _done(workdir, groups) -> int:
+  return sum(files.exists(os.path.join(workdir, 'groups', g.name, 'result.json')) for g in groups)
+
+
+def _pending(workdir, groups) -> dict:
+  """The unfinished groups, each with the worker training it (or 'not started')."""
+  out = {}
+  for g in groups:
+    if not files.exists(os.path.join(workdir, 'groups', g.name, 'result.json')):
+      holder = group_lease.read(os.path.join(workdir, 'leases', f'{g.name}.json'))
+      alive = holder is not None and not holder.expired(time.time())
+      out[g.name] = f'trained by {holder}' if alive else 'not started'
+  return out
+
+
+def _finish_times(results_by_group) -> list:
+  return [r.get('finished_at', 0.0) for r in results_by_group]
+
+
+def _report_written_after(workdir, since: float) -> str:
+  """Who wrote a report after `since` (the last group's end, or this worker's start), or ''.
+
+  So the report is written once: by the worker that finished the last group, not again by one
+  that was running beside it; a rerun that started after the report writes it afresh.
+  """
+  try:
+    status = files.read_json(os.path.join(workdir, 'status.json'))
+  except (OSError, ValueError):
+    return ''
+  if status.get('state') == 'finished' and status.get('finished', 0.0) >= since:
+    return status.get('worker') or 'another worker'
+  return ''
 
 
 def _measure(experiment, config, workdir, command):
