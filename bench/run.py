@@ -93,7 +93,9 @@ WORKLOADS = {
 mnist = worker.mnist
 
 
-def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=0.5):
+def engine_trainer(
+  workload: str, images, labels, dtype='float32', dropout_rate=0.5, with_start=False
+):
   """The engine's program for `workload` on one model, as a timing callable.
 
   Returns (run, info): `run()` trains one program call (one step for conv nets on CPU, the
@@ -161,12 +163,13 @@ def engine_trainer(workload: str, images, labels, dtype='float32', dropout_rate=
   flops_per_step = float(cost.get('flops', float('nan')))
   call_once()  # the first call: jit finds the program compiled above
   jax.block_until_ready(carry['sums'])
-  return run, {
+  info = {
     'compile_seconds': compile_seconds,
     'steps_per_call': chunk,
     'flops_per_step': flops_per_step,
     'batch_size': w['batch_size'],
   }
+  return (run, info, start) if with_start else (run, info)
 
 
 def pair(specs: dict[str, dict], rounds: int, min_time: float) -> tuple[dict, dict]:

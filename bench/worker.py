@@ -99,6 +99,8 @@ def build(spec: dict):
     from bench import levers
 
     levers.apply(spec.get('levers', ()))
+  if framework == 'jax' and workload in levers.WORKLOADS:
+    return levers.WORKLOADS[workload](spec)
   if workload == 'matmul':
     n = spec.get('n', MATMUL_N)
     fn = (_jax_matmul if framework == 'jax' else _torch_matmul)(dtype, n)
