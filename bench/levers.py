@@ -56,20 +56,10 @@ def _conv_patches():
   conv_ops.default_impl = impl
 
 
-def _bias_relu_unfused():
-  """The conv's bias and ReLU as two ops (bias_add, then jax.nn.relu): before the fusion."""
-  import jax
-
-  from nets import conv_ops
-
-  conv_ops.bias_relu = lambda y, b: jax.nn.relu(conv_ops.bias_add(y, b))
-
-
 LEVERS = {
   'pool_split_max': _pool_split_max,
   'plain_optimizer': _plain_optimizer,
   'conv_patches': _conv_patches,
-  'bias_relu_unfused': _bias_relu_unfused,
 }
 
 
@@ -191,7 +181,10 @@ def main(argv=None):
     }
     for k, r in res.items()
   }
-  print(json.dumps({'workload': a.workload, 'rounds': a.rounds, 'results': out}, indent=1))
+  from bench import machine
+
+  summary = {'machine': machine.summary(), 'workload': a.workload, 'rounds': a.rounds}
+  print(json.dumps({**summary, 'results': out}, indent=1))
 
 
 if __name__ == '__main__':

@@ -42,8 +42,6 @@ class CNN(nn.Module):
     k = (self.kernel_size, self.kernel_size)
     conv_impl = conv_ops.default_impl('conv') if self.conv_impl == 'auto' else self.conv_impl
     pool_impl = conv_ops.default_impl('pool') if self.pool_impl == 'auto' else self.pool_impl
-    # relu right after the conv's bias: fused with it (same values, a cheaper backward).
-    fuse = self.activation == 'relu' and not self.batch_norm
     for features in self.conv_features:
       x = conv_ops.Conv(
         features,
@@ -51,13 +49,12 @@ class CNN(nn.Module):
         padding=self.padding,
         kernel_init=kinit,
         use_bias=not self.batch_norm,
-        relu=fuse,
         impl=conv_impl,
         dtype=dtype,
       )(x)
       if self.batch_norm:
         x = nn.BatchNorm(use_running_average=not train)(x)
-      x = conv_ops.max_pool_2x2(x if fuse else act(x), pool_impl)
+      x = conv_ops.max_pool_2x2(act(x), pool_impl)
       if self.dropout_after_conv:
         x = Dropout()(x, dropout_rate, deterministic=not train)
     x = x.reshape((x.shape[0], -1))

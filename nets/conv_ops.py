@@ -197,30 +197,6 @@ def _bias_add_bwd(bias, g):
 bias_add.defvjp(_bias_add_fwd, _bias_add_bwd)
 
 
-@jax.custom_vjp
-def bias_relu(y: jax.Array, bias: jax.Array) -> jax.Array:
-  """relu(y + bias) over the last axis, its backward reading only the output.
-
-  The output's sign is the ReLU's mask (relu'(0) = 0, as jax.nn.relu), so the pre-activation
-  is not kept for the backward; the bias gradient is a matmul, as in `bias_add`.
-  """
-  return jax.nn.relu(y + bias.astype(y.dtype))
-
-
-def _bias_relu_fwd(y, bias):
-  out = bias_relu(y, bias)
-  return out, (out, bias)
-
-
-def _bias_relu_bwd(res, g):
-  out, bias = res
-  g = jnp.where(out > 0, g, jnp.zeros_like(g))
-  return _bias_add_bwd(bias, g)
-
-
-bias_relu.defvjp(_bias_relu_fwd, _bias_relu_bwd)
-
-
 def conv2d(
   x: jax.Array,
   kernel: jax.Array,
@@ -228,16 +204,14 @@ def conv2d(
   padding='SAME',
   impl: str = 'lax',
   accum_dtype: Any = None,
-  relu: bool = False,
 ) -> jax.Array:
-  """Stride-1 2-D convolution, NHWC x HWIO -> NHWC, plus optional bias (then ReLU if `relu`).
+  """Stride-1 2-D convolution, NHWC x HWIO -> NHWC, plus optional bias.
 
   impl: see the module docstring; 'auto' picks `default_impl('conv',
   cin=...)` for this layer's input channels.
   accum_dtype: if given (e.g. float32 with bfloat16 inputs) the product is
   accumulated and returned in that dtype; the caller decides when to cast
   back.  Otherwise the result has the inputs' dtype (as flax does).
-  relu: apply a ReLU after the bias; on CPU fused with it (`bias_relu`).
   """
   kh, kw, cin, cout = kernel.shape
   plain_bias = impl == 'lax'
@@ -259,12 +233,9 @@ def conv2d(
     y = _conv_shifts(x, kernel, padding, accum_dtype)
   else:
     raise ValueError(f'conv impl must be one of {CONV_IMPLS}, got {impl!r}')
-  if bias is None:
-    return jax.nn.relu(y) if relu else y
-  if plain_bias:
-    y = y + bias.astype(y.dtype)
-    return jax.nn.relu(y) if relu else y
-  return bias_relu(y, bias) if relu else bias_add(y, bias)
+  if bias is not None:
+    y = y + bias.astype(y.dtype) if plain_bias else bias_add(y, bias)
+  return y
 
 
 def _first_max(a: jax.Array, b: jax.Array) -> jax.Array:
@@ -314,7 +285,6 @@ class Conv(nn.Module):
   kernel_size: Sequence[int] = (3, 3)
   padding: Any = 'SAME'
   use_bias: bool = True
-  relu: bool = False  # a ReLU after the bias, fused with it on CPU (`bias_relu`)
   impl: str = 'lax'
   dtype: Any = None
   param_dtype: Any = jnp.float32
@@ -341,6 +311,5 @@ class Conv(nn.Module):
       padding=self.padding,
       impl=self.impl,
       accum_dtype=jnp.float32 if low else None,
-      relu=self.relu,
     )
     return y.astype(x.dtype)
