@@ -67,6 +67,13 @@ def test_targets_are_judged_against_the_issue_goals():
   assert amx['CNN step, fastest jax vs torch autocast bf16 (AMX hosts)'] is True
 
 
+def test_a_target_from_a_loaded_machine_says_so():
+  rows = [_row('1. MLP', 4.2, clean=False), _row('4. LeNet', 1.6, clean=True)]
+  notes = {t['target']: t['note'] for t in run.targets(rows)}
+  assert 'not clean' in notes['MLP epoch vs torch f32']
+  assert notes['Caffe LeNet step vs torch f32'] == ''
+
+
 def test_the_sweep_peer_does_the_findings_evaluations():
   """The PyTorch loop gets the finding's own rates, epochs and evaluated images."""
   from experiments import dropout_sweep
