@@ -669,7 +669,7 @@ def main(argv=None):
   print()
   print(md)
   os.makedirs(a.out, exist_ok=True)
-  path = os.path.join(a.out, f'{now:%Y-%m-%dT%H%M}-{host}.json')
+  path = os.path.join(a.out, f'{now:%Y-%m-%d}-{host}.json')
   with open(path + '.tmp', 'w') as f:
     json.dump(result, f, indent=1)
   os.replace(path + '.tmp', path)
