@@ -1,7 +1,8 @@
 """Interleaved, contention-aware timing for a shared, noisy 2-core machine.
 
-Competing variants run in alternating rounds inside one process, so load
-from elsewhere hits all of them alike.  That is not enough on its own: with
+Competing variants run in alternating rounds (A B, B A, ...), each in a
+worker process of its own (bench/worker.py) or, for in-process variants,
+inside this one, so load from elsewhere hits all of them alike.  That is not enough on its own: with
 every core in use, PyTorch's OpenMP barriers wait for descheduled threads and
 a 2-thread torch step gets up to 30x slower, while XLA's pool degrades far
 less, which would bias ratios in JAX's favour.  So each sample also records
@@ -85,36 +86,52 @@ def interleave(
   rounds: int = 5,
   min_time: float = 0.5,
   warmup: int = 1,
+  **kw,
+) -> dict[str, dict]:
+  """`interleave_rounds` of in-process callables (fn() returns #items); warmed up first."""
+  for fn in fns.values():
+    for _ in range(warmup):
+      fn()
+  return interleave_rounds(
+    {k: (lambda t, fn=fn: rate(fn, t)) for k, fn in fns.items()}, rounds, min_time, **kw
+  )
+
+
+def interleave_rounds(
+  round_fns: dict[str, Callable[[float], tuple[float, float]]],
+  rounds: int = 5,
+  min_time: float = 0.5,
   max_other: float = 0.3,
   max_rounds: int | None = None,
   quiet_wait: float | None = None,
 ) -> dict[str, dict]:
-  """Median items/s of each fn over `rounds` clean round-robin rounds.
+  """Median rate of each variant over `rounds` clean round-robin rounds (A B, then B A, ...).
 
-  A round is clean if, for every fn, other processes used < max_other cores.
-  Up to `max_rounds` (default 3*rounds) are tried; if too few are clean the
-  least-contended rounds are used and 'clean' is False.  Each fn must be
-  compiled/warm already or tolerate `warmup` calls.
+  `round_fns[k](min_time)` times one round of variant k and returns (items/s, cores others
+  used meanwhile): in this process (`interleave`) or in a worker process of its own
+  (bench/worker.py). A round is clean if, for every variant, other processes used < max_other
+  cores. Up to `max_rounds` (default RETRY_FACTOR * rounds) are tried; if too few are clean
+  the least-contended rounds are used and 'clean' is False. Each entry also keeps the
+  1-minute load average before and after, for the record.
   """
   max_rounds = max_rounds or RETRY_FACTOR * rounds
   quiet_wait = QUIET_WAIT if quiet_wait is None else quiet_wait
-  for fn in fns.values():
-    for _ in range(warmup):
-      fn()
+  load_before = loadavg()
   all_rounds = []
   for r in range(max_rounds):
     if quiet_wait:
       wait_quiet(max_other, quiet_wait)
-    order = list(fns) if r % 2 == 0 else list(fns)[::-1]
-    this = {k: rate(fns[k], min_time) for k in order}
+    order = list(round_fns) if r % 2 == 0 else list(round_fns)[::-1]
+    this = {k: round_fns[k](min_time) for k in order}
     all_rounds.append(this)
     if sum(max(o for _, o in rd.values()) < max_other for rd in all_rounds) >= rounds:
       break
   worst = lambda rd: max(o for _, o in rd.values())
   clean = [rd for rd in all_rounds if worst(rd) < max_other]
   used = clean if len(clean) >= rounds else sorted(all_rounds, key=worst)[:rounds]
+  load = [load_before, loadavg()]
   out = {}
-  for k in fns:
+  for k in round_fns:
     v = [rd[k][0] for rd in used]
     out[k] = {
       'median': statistics.median(v),
@@ -124,8 +141,18 @@ def interleave(
       'other_cores': max(rd[k][1] for rd in used),
       'clean': len(clean) >= rounds,
       'rounds_tried': len(all_rounds),
+      'loadavg': load,
     }
   return out
+
+
+def loadavg() -> float | None:
+  """The 1-minute load average (/proc/loadavg), or None where there is none."""
+  try:
+    with open('/proc/loadavg') as f:
+      return float(f.read().split()[0])
+  except OSError:
+    return None
 
 
 def timed(fn: Callable[[], object]) -> tuple[object, float]:

@@ -206,47 +206,64 @@ def make_step(
   return lambda: run(steps_per_call)
 
 
-def evaluate(model, xt, yt, bf16: bool = False, batch: int = 1000) -> float:
-  """Test accuracy with dropout off."""
+def evaluate(model, xt, yt, bf16: bool = False, batch: int = 1000) -> dict:
+  """Mean cross-entropy and accuracy with dropout off, in batches of `batch`."""
   torch = _torch()
+  f = torch.nn.functional
   model.eval()
-  correct = 0
+  correct, loss = 0, 0.0
   with torch.inference_mode(), _amp(torch, bf16):
     for i in range(0, len(xt), batch):
-      correct += (model(xt[i : i + batch]).argmax(1) == yt[i : i + batch]).sum().item()
+      logits = model(xt[i : i + batch]).float()
+      loss += f.cross_entropy(logits, yt[i : i + batch], reduction='sum').item()
+      correct += (logits.argmax(1) == yt[i : i + batch]).sum().item()
   model.train()
-  return correct / len(xt)
+  return {'loss': loss / len(xt), 'accuracy': correct / len(xt)}
 
 
 def dropout_sweep(
-  x_tr,
-  y_tr,
-  x_te,
-  y_te,
+  splits: dict,
   rates=SWEEP_RATES,
+  epochs: int = 1,
   batch: int = 128,
+  eval_batch: int = 1000,
+  seeds: int = 1,
   bf16: bool = False,
   opt_impl: str = 'fused',
-  seed: int = 0,
 ) -> dict:
-  """The dropout sweep as a PyTorch user would run it: one process, data
-  loaded once, for each rate a fresh model trained 1 epoch and evaluated
-  on the test set.  Returns total seconds, per-rate accuracy and the
-  per-model training throughput."""
+  """The dropout sweep as a PyTorch user would run it, doing the finding's work.
+
+  One process, data loaded once; for each rate and seed a fresh model trained `epochs` epochs,
+  each epoch followed by the finding's evaluation (engine/loop.py): loss and accuracy on every
+  split in `splits` ({'train': (x, y), 'validation': ..., 'test': ...}, the train split already
+  cut to the engine's `eval_train_size`), dropout off. `splits['fit']` is what is trained on.
+  Returns total seconds, each rate's final test accuracy (mean over seeds), the evaluation's
+  share of the time and the per-model training throughput.
+  """
   torch = _torch()
-  xt, yt = tensors(x_tr, y_tr)
-  xe, ye = tensors(x_te, y_te)
+  xt, yt = tensors(*splits['fit'])
+  evals = {k: tensors(*v) for k, v in splits.items() if k != 'fit'}
   steps = len(xt) // batch
-  acc, t0 = {}, time.perf_counter()
+  acc, t0, t_eval = {}, time.perf_counter(), 0.0
   for r in rates:
-    torch.manual_seed(seed)
-    model = dropout_cnn(r)
-    opt = optimizer(model.parameters(), 'adam', opt_impl)
-    make_trainer(model, opt, xt, yt, batch, bf16)(steps)
-    acc[r] = evaluate(model, xe, ye, bf16)
+    test = []
+    for s in range(seeds):
+      torch.manual_seed(s)
+      model = dropout_cnn(r)
+      opt = optimizer(model.parameters(), 'adam', opt_impl)
+      for _ in range(epochs):
+        order = torch.randperm(len(xt))  # a shuffled epoch, as the engine trains
+        make_trainer(model, opt, xt[order], yt[order], batch, bf16)(steps)
+        te = time.perf_counter()
+        row = {k: evaluate(model, x, y, bf16, eval_batch) for k, (x, y) in evals.items()}
+        t_eval += time.perf_counter() - te
+      test.append(row['test']['accuracy'])
+    acc[r] = float(np.mean(test))
   dt = time.perf_counter() - t0
   return {
     'seconds': dt,
+    'eval_seconds': t_eval,
     'accuracy': acc,
-    'samples_per_s_per_model': len(rates) * steps * batch / dt,
+    'evaluated_per_model_epoch': {k: len(v[1]) for k, v in evals.items()},
+    'samples_per_s_per_model': len(rates) * seeds * epochs * steps * batch / (dt - t_eval),
   }

@@ -19,8 +19,8 @@ conv2d impls:
             cin == 1); backward = lax's transposes.  For the image layer.
   'auto'    per layer, `default_impl('conv', cin=..., padding=...)`; on CPU
             bias gradients are also computed as matmuls (`bias_add`).
-max_pool_2x2 impls: 'lax' (nn.max_pool) | 'reshape' (elementwise maxima of
-  a (N,H/2,2,W/2,2,C) view) | 'auto'.  Every conv impl name is accepted
+max_pool_2x2 impls: 'lax' (nn.max_pool) | 'reshape' (elementwise first-maximum
+  selects over a (N,H/2,2,W/2,2,C) view) | 'auto'.  Every conv impl name is accepted
   too, meaning 'reshape', so one `conv_impl` string can drive a model.
 """
 
@@ -238,21 +238,23 @@ def conv2d(
   return y
 
 
+def _first_max(a: jax.Array, b: jax.Array) -> jax.Array:
+  """max(a, b) whose gradient goes wholly to `a` on a tie (jnp.maximum's splits it 1/2, 1/2)."""
+  return jnp.where(a >= b, a, b)
+
+
 def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
   """2x2 max-pool, stride 2, VALID (odd trailing row/column dropped).
 
-  'reshape' views x as (N,H/2,2,W/2,2,C) and takes two elementwise maxima
-  (row pair, then column pair).  Forward and backward are then plain
-  elementwise fusions: no select-and-scatter (the 'lax' gradient, ~20x
-  slower on XLA:CPU) and no reduction (a reshape + jnp.max gradient needs a
-  count-of-ties reduction, ~3x slower).  Values are identical to 'lax';
-  gradients are identical whenever each window's max is unique.  On TIES
-  they differ: 'lax' (select-and-scatter) routes the whole gradient to one
-  element of the window, 'reshape' splits it at each pairwise max (a 2-way
-  tie gets 1/2 each, a 3-way tie 1/2, 1/4, 1/4, an all-equal window 1/4
-  each; the window's total is unchanged).  After a ReLU the common tie is an all-zero window,
-  where the ReLU's own gradient is 0 for every element, so training is unaffected;
-  exact ties of positive floats are rare.  Tests compare on tie-free data.
+  'reshape' views x as (N,H/2,2,W/2,2,C) and takes three pairwise maxima
+  (within each row pair, then across the rows) as selects.  Forward and
+  backward are plain elementwise fusions: no select-and-scatter (the 'lax'
+  gradient, ~20x slower on XLA:CPU) and no reduction.  Values and gradients
+  equal 'lax' also on TIES: each window's gradient goes wholly to its first
+  maximum in row-major order, the element select-and-scatter (and PyTorch's
+  max_pool2d) picks.  Ties are common on real digits: saturated strokes give
+  equal 3x3 patches, hence equal conv outputs; a split gradient (what
+  `jnp.maximum` does) changed the image-layer kernel gradient by ~1 %.
   """
   if impl == 'auto':
     impl = default_impl('pool')
@@ -264,8 +266,9 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     if (h, w) != (2 * h2, 2 * w2):
       x = x[:, : 2 * h2, : 2 * w2, :]
     x = x.reshape(n, h2, 2, w2, 2, c)
-    rows = jnp.maximum(x[:, :, 0], x[:, :, 1])  # (n, h2, w2, 2, c)
-    return jnp.maximum(rows[:, :, :, 0], rows[:, :, :, 1])
+    top = _first_max(x[:, :, 0, :, 0], x[:, :, 0, :, 1])
+    bottom = _first_max(x[:, :, 1, :, 0], x[:, :, 1, :, 1])
+    return _first_max(top, bottom)
   raise ValueError(f'pool impl must be one of {POOL_IMPLS}, got {impl!r}')
 
 

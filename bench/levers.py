@@ -1,0 +1,191 @@
+"""Named variants of the engine for A/B timing (bench/STUDY.md, "Levers"), applied in a worker.
+
+Each lever patches the engine before the worker builds its program, so a variant and the
+default run the same benchmark code, each in a process of its own:
+
+    python -m bench.levers --workload=cnn --levers=pool_split_max
+
+prints the default's and the variant's medians from alternating rounds. A lever that wins is
+then made the engine's default in its own module; the patch here is the measuring device only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def _pool_split_max():
+  """The max-pool before the tie fix: jnp.maximum, which splits a tie's gradient."""
+  import jax.numpy as jnp
+
+  from nets import conv_ops
+
+  conv_ops._first_max = jnp.maximum
+
+
+def _plain_optimizer():
+  """The optimizer without optax.inject_hyperparams: its numbers constants of the program.
+
+  Valid only when no optimizer number is swept: init still gets each model's numbers, the
+  step the config's.
+  """
+  import optax
+
+  from engine import optimizers
+
+  class _Optax:
+    inject_hyperparams = staticmethod(lambda factory: factory)
+
+    def __getattr__(self, name):
+      return getattr(optax, name)
+
+  optimizers.optax = _Optax()
+
+
+def _conv_patches():
+  """Every conv with cin > 4 (the CNN's second layer) as im2col + one matmul ('patches')."""
+  from nets import conv_ops
+
+  default = conv_ops.default_impl
+
+  def impl(op='conv', backend=None, cin=None, taps=9):
+    got = default(op, backend, cin, taps)
+    return 'patches' if op == 'conv' and got == 'lax' and cin is not None else got
+
+  conv_ops.default_impl = impl
+
+
+LEVERS = {
+  'pool_split_max': _pool_split_max,
+  'plain_optimizer': _plain_optimizer,
+  'conv_patches': _conv_patches,
+}
+
+
+def mlp_epoch(spec):
+  """One MLP epoch (60k, batch 32, Adam) as a scan of the engine's train step, two ways.
+
+  spec['batches']: 'gather' takes each batch from the epoch's permutation per step (what
+  engine/loop.py does); 'contiguous' permutes the images once per epoch and slices batch i.
+  Everything else is the same program, so the difference is the lever's.
+  """
+  import jax
+  import jax.numpy as jnp
+  import ml_collections
+
+  import nets
+  from bench import run, worker
+  from engine import optimizers, state, steps
+
+  ds = worker.mnist(validation_size=0)
+  x, y = jax.device_put(ds.train_x), jax.device_put(ds.train_y)
+  w = run.WORKLOADS['mlp']
+  model = nets.build(**w['model'])
+  tx = optimizers.make(ml_collections.ConfigDict(w['optimizer']))
+  train_step = steps.make_train_step(model, tx, dropout=False)
+  bs, n = w['batch_size'], len(ds.train_y)
+  spe = n // bs
+  st = state.create(model, tx, jax.random.PRNGKey(0), x[:1], 0.0)
+
+  @jax.jit
+  def epoch(st, key):
+    perm = jax.random.permutation(key, n)[: spe * bs].astype(jnp.int32)
+    if spec['batches'] == 'contiguous':
+      xs, ys = x[perm].reshape(spe, bs, *x.shape[1:]), y[perm].reshape(spe, bs)
+
+      def body(st, i):
+        return train_step(st, (xs[i], ys[i]), key)[0], None
+    else:
+
+      def body(st, i):
+        idx = jax.lax.dynamic_slice_in_dim(perm, i * bs, bs)
+        batch = (x.at[idx].get(mode='promise_in_bounds'), y.at[idx].get(mode='promise_in_bounds'))
+        return train_step(st, batch, key)[0], None
+
+    return jax.lax.scan(body, st, jnp.arange(spe))[0]
+
+  carry = {'st': st, 'k': 0}
+
+  def run_epoch():
+    carry['st'] = epoch(carry['st'], jax.random.PRNGKey(carry['k']))
+    carry['k'] += 1
+    jax.block_until_ready(carry['st'])
+    return spe * bs
+
+  return run_epoch, {}
+
+
+def cnn_eval(spec):
+  """The engine's per-epoch evaluation of one dropout-sweep CNN (train 10k, val 5k, test 10k)
+  with `spec['eval_batch_size']` images per program call."""
+  import jax
+
+  from bench import run, worker
+  from engine import loop
+
+  ds = worker.mnist()
+  _, _, start = run.engine_trainer('cnn', ds.train_x, ds.train_y, with_start=True)
+  data = loop.put_on_device(ds, 10000, spec['eval_batch_size'])['eval']
+  count = sum(int(m.sum()) for _, _, m in data.values())
+
+  def evaluate():
+    jax.block_until_ready(loop._evaluate(start.programs.eval, start.states, data, start.layout))
+    return count
+
+  return evaluate, {}
+
+
+WORKLOADS = {'mlp_epoch': mlp_epoch, 'cnn_eval': cnn_eval}
+
+
+def apply(names=()):
+  for name in names:
+    if name not in LEVERS:
+      raise ValueError(f'unknown lever {name!r}; known: {", ".join(LEVERS)}')
+    LEVERS[name]()
+
+
+def main(argv=None):
+  from bench import run, timing
+
+  p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  p.add_argument('--workload', default='cnn', help='mlp, cnn, lenet, or one of WORKLOADS')
+  p.add_argument('--levers', default='', help='comma-separated names from LEVERS')
+  p.add_argument(
+    '--variants',
+    default='',
+    help='instead of levers: JSON {name: spec fields} for the workload, e.g. two batch sizes',
+  )
+  p.add_argument('--rounds', type=int, default=5)
+  p.add_argument('--min_time', type=float, default=0.8)
+  p.add_argument('--quiet_wait', type=float, default=2.0)
+  a = p.parse_args(argv)
+  timing.QUIET_WAIT = a.quiet_wait
+  levers = [x for x in a.levers.split(',') if x]
+  base = {'framework': 'jax', 'workload': a.workload}
+  if a.variants:
+    specs = {k: dict(base, **v) for k, v in json.loads(a.variants).items()}
+  else:
+    specs = {'default': base, '+'.join(levers): dict(base, levers=levers)}
+  res, infos = run.pair(specs, a.rounds, a.min_time)
+  out = {
+    k: {
+      'median': r['median'],
+      'spread': [r['min'], r['max']],
+      'clean': r['clean'],
+      'other_cores': r['other_cores'],
+      'loadavg': r['loadavg'],
+      'peak_rss_mb': r['peak_rss_mb'],
+      'compile_seconds': infos[k].get('compile_seconds'),
+    }
+    for k, r in res.items()
+  }
+  from bench import machine
+
+  summary = {'machine': machine.summary(), 'workload': a.workload, 'rounds': a.rounds}
+  print(json.dumps({**summary, 'results': out}, indent=1))
+
+
+if __name__ == '__main__':
+  main()
