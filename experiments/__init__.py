@@ -22,6 +22,7 @@ NAMES = (
   'xor',
   'answer_keys',
   'loocv',
+  'claims',
 )
 
 
