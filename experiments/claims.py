@@ -1121,21 +1121,11 @@ def bagging_rows(r, cfg) -> list:
       f'bagging {K} bootstrap models beats one model trained on the whole set',
       document='-',
       measured=f'bagged {_ms(bag)}; one model {_ms(single)}; a bootstrap member alone '
-      f'{_ms(member)}',
+      f'{_ms(member)}; (not bagging: the same model trained {K} times on the same rows, '
+      f'averaged: {_ms(seeds)})',
       threshold='higher in every seed',
       passed=bool(np.all(bag > single)),
       value=float(np.mean(bag - single)),
-      primary=False,
-    ),
-    v.test(
-      '001 T/F 10',
-      f'the same model trained {K} times on the same rows (seeds only), averaged',
-      document='-',
-      measured=f'seed ensemble {_ms(seeds)} (disagreement {_ms(r["seed_disagreement"])}) vs '
-      f'bagging {_ms(bag)}',
-      threshold='reported beside the bagging rows; no test',
-      passed=None,
-      value=float(np.mean(seeds - bag)),
       primary=False,
     ),
   ]
@@ -1159,7 +1149,7 @@ def gradient_rows(r, cfg) -> list:
   f = cfg.vanish_factor
   relu, sig, tanh = (np.asarray(ratios[k][deep]) for k in ('relu', 'sigmoid', 'tanh'))
   dead = np.asarray(ratios['relu_dead_bias'][deep])
-  fmt = lambda a: f'{np.exp(np.mean(np.log(np.maximum(a, 1e-300)))):.3g}'
+  fmt = lambda a: f'{np.exp(np.mean(np.log(a))):.3g}' if np.all(a > 0) else f'{np.mean(a):.3g}'
   measured = (
     f'first / last hidden layer gradient RMS at depth {deep} (geometric mean over seeds): '
     f'ReLU {fmt(relu)}, sigmoid {fmt(sig)}, tanh {fmt(tanh)}'
@@ -1528,12 +1518,9 @@ def plot(results, workdir) -> list[str]:
   deep = str(max(g['depths']))
   for name, by_depth in g['rms'].items():
     arr = np.asarray(by_depth[deep])
-    a.plot(
-      np.arange(1, arr.shape[1] + 1),
-      np.exp(np.log(np.maximum(arr, 1e-300)).mean(0)),
-      marker='.',
-      label=name,
-    )
+    if np.any(arr == 0):  # dead units: no gradient at all, nothing to draw on a log scale
+      continue
+    a.plot(np.arange(1, arr.shape[1] + 1), np.exp(np.log(arr).mean(0)), marker='.', label=name)
   a.set(
     xlabel='layer (1 = input side)',
     ylabel='gradient RMS',
@@ -1563,6 +1550,7 @@ def plot(results, workdir) -> list[str]:
     xlabel='step',
     ylabel='|coordinate| / start',
     yscale='log',
+    ylim=(1e-9, 2),  # float32 rounding floors the steep direction near 1e-7
     title='001 T/F 8: GD on an ill-conditioned quadratic',
   )
   a.legend(fontsize=7)
