@@ -933,7 +933,9 @@ def regularization_rows(r, cfg) -> list:
       passed=_trend(l2, test, cfg, +1),
       value=rho_test,
       wrong_if_fails=True,
-      correct=f'only up to a point: test accuracy is best at L2 = {best:g} and falls beyond',
+      correct='no: test accuracy is highest without the penalty and falls as it grows'
+      if best == l2[0]
+      else f'only up to a point: test accuracy is best at L2 = {best:g} and falls beyond',
     ),
     v.test(
       '000 Q4',
