@@ -25,6 +25,7 @@ NAMES = (
   'bias_variance',
   'transfer',
   'resnet18_cifar',
+  'claims',
 )
 
 
