@@ -21,11 +21,11 @@ NAMES = (
   'data_order',
   'xor',
   'answer_keys',
+  'claims',
   'loocv',
   'bias_variance',
   'transfer',
   'resnet18_cifar',
-  'claims',
 )
 
 
