@@ -37,7 +37,8 @@ def _launch(env, workdir, *args):
 
 
 def _trained(outputs, group):
-  """How many processes trained `group`: each prints one line per epoch, and there is one."""
+  """How many processes trained `group`: each logs one line per epoch (on stderr when it is not a
+  terminal), and there is one epoch."""
   return sum(len(re.findall(rf'{group}: epoch 1/1 ', o)) for o in outputs)
 
 
@@ -66,7 +67,7 @@ def test_two_processes_on_one_work_dir_train_each_group_once(single, shared_data
   outs = [p.communicate(timeout=600) for p in procs]
   assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
   stdout = [o for o, _ in outs]
-  assert [_trained(stdout, g) for g in GROUPS] == [1, 1, 1]
+  assert [_trained([o + e for o, e in outs], g) for g in GROUPS] == [1, 1, 1]
   assert sum('Report: ' in o for o in stdout) == 1  # one process wrote the report
   assert _records(workdir) == single
   assert json.loads((workdir / 'status.json').read_text())['state'] == 'finished'
@@ -107,14 +108,14 @@ def test_shards_then_local_workers_finish_the_sweep(single, shared_datasets, tmp
   env, workdir = _env(shared_datasets, tmp_path), tmp_path / 'run'
   first = _launch(env, workdir, '--worker=0/2')
   assert first.returncode == 0, first.stderr
-  assert [_trained([first.stdout], g) for g in GROUPS] == [1, 0, 1]  # groups 0 and 2 of 0..2
+  assert [_trained([first.stdout + first.stderr], g) for g in GROUPS] == [1, 0, 1]  # groups 0 and 2 of 0..2
   assert 'group_001: not started' in first.stdout and 'Report: ' not in first.stdout
   assert not (workdir / 'report.md').exists()
   assert json.loads((workdir / 'status.json').read_text())['state'] == 'running'
 
   rest = _launch(env, workdir, '--workers=2')  # two local workers: one trains group_001
   assert rest.returncode == 0, rest.stderr
-  assert [_trained([rest.stdout], g) for g in GROUPS] == [0, 1, 0]
+  assert [_trained([rest.stdout + rest.stderr], g) for g in GROUPS] == [0, 1, 0]
   assert rest.stdout.count('Report: ') == 1
   assert {m for m in re.findall(r'\[worker (\d)\]', rest.stdout)} == {'0', '1'}
   assert _records(workdir) == single
