@@ -13,9 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
-
-from bench import machine, timing
+from bench import machine, timing, worker
 
 
 def _flops(n: int) -> float:
@@ -26,16 +24,7 @@ def jax_matmul(
   n: int = 2048, dtype: str = 'float32', min_time: float = 1.0, rounds: int = 3
 ) -> float:
   """GFLOP/s of jnp.dot on (n,n)x(n,n); bf16 accumulates in float32."""
-  import jax
-  import jax.numpy as jnp
-
-  dt = jnp.dtype(dtype)
-  rng = np.random.default_rng(0)
-  a = jnp.asarray(rng.standard_normal((n, n)), dt)
-  b = jnp.asarray(rng.standard_normal((n, n)), dt)
-  f = jax.jit(lambda a, b: jnp.dot(a, b, preferred_element_type=jnp.float32))
-  f(a, b).block_until_ready()
-  run = lambda: (f(a, b).block_until_ready(), 1)[1]
+  run = worker.jax_matmul_call(dtype, n)
   r = timing.interleave({'m': run}, rounds=rounds, min_time=min_time)['m']
   return r['median'] * _flops(n) / 1e9
 
@@ -47,19 +36,12 @@ def torch_matmul(
   rounds: int = 3,
   threads: int | None = None,
 ) -> float:
-  """GFLOP/s of torch.mm; bf16 runs under autocast (f32 accumulation)."""
+  """GFLOP/s of torch.mm; bf16 inputs, f32 accumulation."""
   import torch
 
   torch.set_num_threads(threads or machine.thread_count())
-  g = torch.Generator().manual_seed(0)
-  a = torch.randn(n, n, generator=g)
-  b = torch.randn(n, n, generator=g)
-  if dtype == 'bfloat16':
-    a, b = a.bfloat16(), b.bfloat16()
-  with torch.inference_mode():
-    torch.mm(a, b)
-    run = lambda: (torch.mm(a, b), 1)[1]
-    r = timing.interleave({'m': run}, rounds=rounds, min_time=min_time)['m']
+  run = worker.torch_matmul_call(dtype, n)
+  r = timing.interleave({'m': run}, rounds=rounds, min_time=min_time)['m']
   return r['median'] * _flops(n) / 1e9
 
 

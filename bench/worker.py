@@ -58,7 +58,8 @@ def peak_rss_mb(pid='self') -> float:
   return 0.0
 
 
-def _jax_matmul(dtype, n):
+def jax_matmul_call(dtype, n):
+  """A call of jnp.dot on (n,n)x(n,n) (bf16 accumulates in float32), compiled; returns 1."""
   import jax
   import jax.numpy as jnp
 
@@ -71,7 +72,8 @@ def _jax_matmul(dtype, n):
   return lambda: (f(a, b).block_until_ready(), 1)[1]
 
 
-def _torch_matmul(dtype, n):
+def torch_matmul_call(dtype, n):
+  """A call of torch.mm on (n,n)x(n,n) (bf16 inputs where asked); returns 1."""
   from bench import torch_peers
 
   torch = torch_peers._torch()
@@ -103,7 +105,7 @@ def build(spec: dict):
     return levers.WORKLOADS[workload](spec)
   if workload == 'matmul':
     n = spec.get('n', MATMUL_N)
-    fn = (_jax_matmul if framework == 'jax' else _torch_matmul)(dtype, n)
+    fn = (jax_matmul_call if framework == 'jax' else torch_matmul_call)(dtype, n)
     return fn, {'flops_per_item': 2.0 * n**3}
   ds = mnist(validation_size=0 if workload == 'mlp' else 5000)
   x, y = ds.train_x, ds.train_y

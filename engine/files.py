@@ -92,25 +92,7 @@ def makedirs(path) -> None:
 
 
 def write_text(path: str, text: str) -> None:
-  if not distributed.is_writer():
-    return
-  if is_remote(path):
-    epath.Path(path).write_text(text)
-    return
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(dir=directory, prefix='.' + os.path.basename(path) + '.')
-  try:
-    with os.fdopen(fd, 'w') as f:
-      f.write(text)
-      f.flush()
-      os.fsync(f.fileno())
-    os.chmod(tmp, 0o666 & ~_UMASK)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.unlink(tmp)
-    raise
+  write_bytes(path, text.encode())
 
 
 def write_bytes(path: str, data: bytes) -> None:
@@ -125,6 +107,9 @@ def write_bytes(path: str, data: bytes) -> None:
   try:
     with os.fdopen(fd, 'wb') as f:
       f.write(data)
+      f.flush()
+      os.fsync(f.fileno())
+    os.chmod(tmp, 0o666 & ~_UMASK)
     os.replace(tmp, path)
   except BaseException:
     if os.path.exists(tmp):

@@ -108,7 +108,11 @@ def test_shards_then_local_workers_finish_the_sweep(single, shared_datasets, tmp
   env, workdir = _env(shared_datasets, tmp_path), tmp_path / 'run'
   first = _launch(env, workdir, '--worker=0/2')
   assert first.returncode == 0, first.stderr
-  assert [_trained([first.stdout + first.stderr], g) for g in GROUPS] == [1, 0, 1]  # groups 0 and 2 of 0..2
+  assert [_trained([first.stdout + first.stderr], g) for g in GROUPS] == [
+    1,
+    0,
+    1,
+  ]  # groups 0 and 2 of 0..2
   assert 'group_001: not started' in first.stdout and 'Report: ' not in first.stdout
   assert not (workdir / 'report.md').exists()
   assert json.loads((workdir / 'status.json').read_text())['state'] == 'running'
