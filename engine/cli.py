@@ -115,12 +115,12 @@ def prepare(argv) -> Prepared:
   default = finding.config(variant)
   for arg in overrides:
     check_key(default, _OVERRIDE.match(arg).group(2), arg)
-  _check_sweep_values(rest)
+  _check_sweep_values(rest, default)
   spec = path + (f':{variant}' if variant else '')
   return Prepared([argv[0], f'--config={spec}'] + rest[1:], command, finding, variant, default)
 
 
-def _check_sweep_values(argv) -> None:
+def _check_sweep_values(argv, default) -> None:
   """A sweep axis given one value (`--config.sweep.model.dropout_rate=0.5`): config_flags would
   read it as a sweep of that one value, hiding the likelier mistake of a missing tuple."""
   for i, arg in enumerate(argv):
@@ -130,9 +130,13 @@ def _check_sweep_values(argv) -> None:
     text = m.group(3)[1:] if m.group(3) else (argv[i + 1] if i + 1 < len(argv) else '')
     if text and not text.strip().startswith(('(', '[')):
       key = m.group(2)
+      axis = _default_of(default, key)
+      nested = isinstance(axis, tuple) and axis and isinstance(axis[0], tuple)
+      value = f'(({text},),)' if nested else f'({text},)'
+      what = 'a tuple of tuples (one tuple a point)' if nested else 'a tuple of values'
       raise UserError(
-        f'--config.{key} is a sweep axis: it takes a tuple of values, got the single value '
-        f'{text!r}. Write it as a tuple and quote it for the shell: --config.{key}="({text},)".'
+        f'--config.{key} is a sweep axis: it takes {what}, got the single value {text!r}. '
+        f'Write it as such and quote it for the shell: --config.{key}="{value}".'
       )
 
 

@@ -132,7 +132,7 @@ def test_resume_restores_the_kept_weights(full, mnist_small, tmp_path, monkeypat
 
   def save_then_die(mngr, step, tree):
     real_save(mngr, step, tree)
-    if step == 16 * 3:  # the end of epoch 3 (16 steps per epoch)
+    if step == 17 * 3:  # the save after epoch 3 (ids count 16 steps + 1 per epoch)
       raise _Killed()
 
   monkeypatch.setattr(checkpoints, 'save', save_then_die)

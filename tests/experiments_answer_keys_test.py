@@ -34,7 +34,7 @@ def _result(verdict, claim):
 
 
 def test_both_new_findings_are_registered():
-  assert experiments.NAMES[-2:] == ('answer_keys', 'loocv')
+  assert {'answer_keys', 'loocv'} <= set(experiments.NAMES)
   assert experiments.get('answer_keys').variants == ('quick',)
   assert experiments.get('loocv').variants == ('quick',)
 

@@ -202,7 +202,8 @@ BAD_INPUT = {
   'wrong_tuple': (
     {},
     [f'--config={EXAMPLE}', '--config.sweep.model.hidden=5'],
-    'is a tuple of tuples',
+    "takes a tuple of tuples (one tuple a point), got the single value '5'. Write it as such and "
+    'quote it for the shell: --config.sweep.model.hidden="((5,),)"',
   ),
   'experiment_and_config': ({}, ['--experiment=dropout_sweep', f'--config={EXAMPLE}'], 'not both'),
 }
