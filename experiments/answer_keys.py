@@ -1271,12 +1271,13 @@ def rows_p9(r, cfg):
     ),
     _holds(
       '003 P9',
-      "the approach that retrains VGG19 transfers better (the answer's reason)",
+      "by the document's own logs, the approach that retrains VGG19 ends higher (the answer)",
       document='"the first approach ... allows us to continue training the weights"',
       measured=(
         f"the document's logs: final val accuracy {logs['approach1']['last']} vs "
         f'{logs["approach2"]["last"]} (best {logs["approach1"]["best"]} vs '
-        f'{logs["approach2"]["best"]}); not rerun (no ImageNet weights offline)'
+        f'{logs["approach2"]["best"]}); not rerun here (no ImageNet weights offline). Whether '
+        'retraining transfers better is measured by the `transfer` finding'
       ),
       threshold='approach 1 final val accuracy > approach 2',
       passed=logs['approach1']['last'] > logs['approach2']['last'],
