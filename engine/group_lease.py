@@ -131,7 +131,7 @@ def acquire(
     host or socket.gethostname(), os.getpid() if pid is None else pid, uuid.uuid4().hex,
     clock(), float(lease_secs),
   )  # fmt: skip
-  for _ in range(3):
+  for _ in range(5):
     if _link(_write_private(path, me), path):
       return Lease(path, me, clock)
     current = read(path)
@@ -139,25 +139,34 @@ def acquire(
       continue  # released in between: try again
     if not current.expired(clock()):
       return current
-    _break(path, current)
+    if _take_over(path, current, me, clock):
+      return Lease(path, me, clock)
   return read(path) or me
 
 
-def _break(path: str, stale: Holder) -> None:
-  """Removes the expired lease `stale`, and only it: of several workers breaking it at once one
-  renames it away; one that finds it was renewed in between puts it back."""
-  aside = f'{path}.{uuid.uuid4().hex}.expired'
+def _take_over(path: str, stale: Holder, me: Holder, clock) -> bool:
+  """Replaces the expired lease `stale` with `me`, and only it. Breakers take turns under a
+  second lease (`<path>.breaking`) so that of several racing for one expired lease exactly one
+  replaces it; the rest then find it fresh. The replacement is one atomic rename, so the lease
+  file never goes missing for a third worker to create in between."""
+  lock = f'{path}.breaking'
+  breaker = dataclasses.replace(me, lease_secs=UNREADABLE_SECS)
+  if not _link(_write_private(lock, breaker), lock):
+    held = read(lock)
+    if held is not None and held.expired(clock()):  # a breaker that died mid-break
+      with contextlib.suppress(FileNotFoundError):
+        os.unlink(lock)
+    return False
   try:
-    os.rename(path, aside)
-  except FileNotFoundError:
-    return
-  moved = read(aside)
-  if moved is not None and (moved.token, moved.heartbeat) != (stale.token, stale.heartbeat):
-    with contextlib.suppress(FileExistsError):
-      os.link(aside, path)
-  else:
+    current = read(path)
+    if current is None or (current.token, current.heartbeat) != (stale.token, stale.heartbeat):
+      return False  # released or renewed since we looked
+    os.replace(_write_private(path, me), path)
     logging.warning('Lease %s of %s expired; taking it over.', path, stale)
-  os.unlink(aside)
+    return True
+  finally:
+    with contextlib.suppress(FileNotFoundError):
+      os.unlink(lock)
 
 
 @contextlib.contextmanager

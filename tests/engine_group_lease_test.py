@@ -1,5 +1,6 @@
 """Leases on a sweep's groups: one holder at a time, expiry, heartbeats, and the worker flags."""
 
+import dataclasses
 import json
 import os
 import socket
@@ -102,24 +103,27 @@ def test_a_damaged_lease_file_counts_as_held_for_a_while(tmp_path):
   assert isinstance(_acquire(path, clock, 'hostB'), group_lease.Lease)
 
 
-def test_many_threads_racing_for_one_lease_get_exactly_one(tmp_path):
-  path, clock = tmp_path / 'g.json', Clock()
-  _acquire(path, clock, 'dead', secs=1)  # expired: every racer tries to break it at once
-  clock.now += 10
-  got, barrier = [], threading.Barrier(8)
+def test_many_threads_racing_for_one_expired_lease_get_exactly_one(tmp_path):
+  """The race is rare per round (one breaker must stall between two others), so many rounds."""
+  for round_ in range(40):
+    path, clock = tmp_path / f'g{round_}.json', Clock()
+    _acquire(path, clock, 'dead', secs=1)  # expired: every racer tries to take it over at once
+    clock.now += 10
+    got, barrier = [], threading.Barrier(8)
 
-  def race(i):
-    barrier.wait()
-    got.append(_acquire(path, clock, f'host{i}'))
+    def race(i, path=path, clock=clock, barrier=barrier, got=got):
+      barrier.wait()
+      got.append(_acquire(path, clock, f'host{i}'))
 
-  threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
-  for t in threads:
-    t.start()
-  for t in threads:
-    t.join()
-  winners = [g for g in got if isinstance(g, group_lease.Lease)]
-  assert len(winners) == 1
-  assert group_lease.read(path).host == winners[0].holder.host
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(8)]
+    for t in threads:
+      t.start()
+    for t in threads:
+      t.join()
+    winners = [g for g in got if isinstance(g, group_lease.Lease)]
+    assert len(winners) == 1, f'round {round_}: {[str(w.holder) for w in winners]}'
+    assert group_lease.read(path).host == winners[0].holder.host
+  assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f'g{r}.json' for r in range(40))
 
 
 def test_worker_shards_split_the_groups():
@@ -149,12 +153,24 @@ def test_bad_worker_flags_are_refused(args, says):
     workers.from_flags(*args, environ={})
 
 
-def test_breaking_a_lease_renewed_meanwhile_puts_it_back(tmp_path):
+def test_taking_over_a_lease_renewed_meanwhile_leaves_it_alone(tmp_path):
   path, clock = tmp_path / 'g.json', Clock()
   a = _acquire(path, clock, 'hostA', secs=60)
   judged = group_lease.read(path)  # a second worker reads it, and judges it expired...
   clock.now += 30
-  assert a.refresh()  # ...but its holder refreshes it before that worker breaks it
-  group_lease._break(str(path), judged)
+  assert a.refresh()  # ...but its holder refreshes it before that worker takes it over
+  b = dataclasses.replace(judged, host='hostB', token='b')
+  assert not group_lease._take_over(str(path), judged, b, clock)
   assert group_lease.read(path).heartbeat == clock.now and a.refresh()
+  assert [p.name for p in tmp_path.iterdir()] == ['g.json']
+
+
+def test_a_breaker_that_died_mid_break_holds_up_others_only_for_a_while(tmp_path):
+  path, clock = tmp_path / 'g.json', Clock()
+  _acquire(path, clock, 'dead', secs=1)
+  _acquire(tmp_path / 'g.json.breaking', clock, 'crashed', secs=group_lease.UNREADABLE_SECS)
+  clock.now += 10
+  assert isinstance(_acquire(path, clock, 'hostB'), group_lease.Holder)  # waits its turn
+  clock.now += group_lease.UNREADABLE_SECS
+  assert isinstance(_acquire(path, clock, 'hostB'), group_lease.Lease)
   assert [p.name for p in tmp_path.iterdir()] == ['g.json']
