@@ -20,6 +20,20 @@ from orbax.checkpoint import checkpoint_managers as policies
 from engine import preemption
 
 
+class _Manager(ocp.CheckpointManager):
+  """Orbax's manager, told of a preemption by `preemption.sync_point()`.
+
+  Orbax would ask jax's preemption service itself, passing the step being saved; jax then
+  expects each process to pass every integer in turn, and these steps jump (a program call runs
+  many steps, an epoch end has ids of its own), so the agreed point would be skipped and the
+  SIGTERM ignored until SIGKILL.
+  """
+
+  def reached_preemption(self, step: int) -> bool:
+    del step
+    return preemption.agreed()
+
+
 def manager(directory: str, max_to_keep: int = 2, every_secs: float | None = None):
   """A CheckpointManager whose `should_save(step)` is orbax's own decision: at least `every_secs`
   since the last checkpoint (None: never by time), or a preemption agreed on by the processes of
@@ -28,7 +42,7 @@ def manager(directory: str, max_to_keep: int = 2, every_secs: float | None = Non
   save_policies = [policies.PreemptionCheckpointingPolicy()]
   if every_secs is not None:
     save_policies.append(policies.ContinuousCheckpointingPolicy(minimum_interval_secs=every_secs))
-  return ocp.CheckpointManager(
+  return _Manager(
     os.path.abspath(directory),
     options=ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep,

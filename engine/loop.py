@@ -506,13 +506,14 @@ def train_group(
       row = layout.fetch(start.programs.probe(t.states, images, labels))
       for k, v in row.items():
         t.trace[k][t.epoch * (spe // every) + t.step // every - 1] = v
-    if show_due.due(t.step) or t.step == spe:
+    agreed = preemption.sync_point()  # after every call, in every process of a job alike
+    if agreed or show_due.due(t.step) or t.step == spe:
       jax.block_until_ready(t.sums['count'])
       bar.update(t.epoch * spe + t.step - bar.n)
       if t.step < spe and mngr.should_save(position_id()):
         save()
-        if mngr.reached_preemption(position_id()):
-          raise preemption.Preempted()
+      if agreed:
+        raise preemption.Preempted()  # saved below if not just now
 
   t0 = time.monotonic()
   stopped = plan.early_stopping is not None and _stops(plan, t)[2]
@@ -526,12 +527,15 @@ def train_group(
           getattr(on_epoch, 'flush', lambda: None)()
         save()
       log(f'{group.name}: epoch {t.epoch}/{plan.epochs} ' + _summary(row))
-  except KeyboardInterrupt:
+  except KeyboardInterrupt as stop:
     if (t.epoch, t.step) != saved:
       try:
         save()
       except Exception as e:  # pylint: disable=broad-except
         log(f'{group.name}: could not save on interrupt ({e}); the last checkpoint is kept.')
+    if position_id() in mngr.all_steps():
+      why = 'preempted' if isinstance(stop, preemption.Preempted) else 'interrupted'
+      log(f'{group.name}: {why}; saved at epoch {t.epoch}, step {t.step}.')
     raise
   finally:
     bar.close()

@@ -7,9 +7,10 @@ then marks status.json "preempted" and exits with `EXIT_CODE`. Either signal arr
 is raised when that block ends, so an interrupt never leaves half-updated state or a half-written
 checkpoint behind.
 
-In a job of several processes `jax.distributed` owns SIGTERM: its preemption service agrees on a
-step at which every process saves (orbax's PreemptionCheckpointingPolicy, engine/checkpoints.py),
-and the loop raises `Preempted` after that save.
+In a job of several processes `jax.distributed` owns SIGTERM, to any one process or to all: its
+preemption service tells every process and they agree on a `sync_point()`, the first check after
+the notice that none of them has passed. There every process saves the same position (orbax's
+PreemptionCheckpointingPolicy, engine/checkpoints.py) and the loop raises `Preempted`.
 """
 
 import contextlib
@@ -61,3 +62,33 @@ def deferred():
   if not _depth and _pending:
     signum = _pending.pop()
     raise _exception(signum)
+
+
+_checks = 0  # calls of sync_point() in this process
+_agreed = False
+
+
+def sync_point() -> bool:
+  """Whether the processes of a job have agreed to save and stop at this check; False where no
+  job was joined or no SIGTERM came.
+
+  jax's preemption service puts the agreed check one past the largest count of checks any
+  process had made when the notice came, so it is reached only if each check counts exactly one
+  and every process checks at the same points of the same program (after each program call).
+  Orbax would count the checkpoint step instead, which jumps here (a call runs many steps).
+  """
+  global _checks, _agreed
+  if not _agreed:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+
+    _checks += 1
+    try:
+      _agreed = multihost_utils.reached_preemption_sync_point(_checks)
+    except RuntimeError:  # the service is off (jax_enable_preemption_service=False)
+      pass
+  return _agreed
+
+
+def agreed() -> bool:
+  """Whether `sync_point()` has been reached: the save now due is the job's preemption save."""
+  return _agreed
