@@ -112,8 +112,8 @@ def job(shared_datasets, tmp_path_factory):
 
 
 def _preempt(env, workdir, to):
-  """Starts a job, sends SIGTERM to processes `to` once the first epoch is logged; returns the
-  processes' (code, stdout, stderr) and the (group, epoch, step) each says it saved."""
+  """Starts a job, sends SIGTERM to processes `to` once the first epoch is logged, checks that
+  both processes saved one position together and stopped; returns (group, epoch, step) of it."""
   started = _Job(env, workdir)
   started.wait_for('group_000: epoch 1/2')
   for i in to:
@@ -127,10 +127,10 @@ def _preempt(env, workdir, to):
   group, epoch, step = saved[0][0]
   checkpoints = workdir / 'groups' / group / 'checkpoints'
   assert not list(checkpoints.glob('*tmp*')), 'a save left unfinished'
-  newest = max(checkpoints.iterdir(), key=lambda p: int(p.name))
-  # One checkpoint step holds the arrays of both processes (orbax writes a part per process).
-  parts = {p.name for p in newest.glob('default/ocdbt.process_*')}
-  assert parts == {'ocdbt.process_0', 'ocdbt.process_1'}, parts
+  # Every checkpoint step holds the parts of both processes (orbax writes one per process).
+  for saved_step in checkpoints.iterdir():
+    parts = {p.name for p in saved_step.glob('default/ocdbt.process_*')}
+    assert parts == {'ocdbt.process_0', 'ocdbt.process_1'}, (saved_step.name, parts)
   return group, int(epoch), int(step)
 
 
