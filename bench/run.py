@@ -15,7 +15,7 @@ it). GFLOP/s use XLA's cost analysis of the compiled step, for both frameworks (
 architecture, same arithmetic), next to the matmul roofline measured in this run, also in
 worker processes.
 
-Writes bench/results/<date>-<host>.json and appends the table to BENCHMARKS.md.
+Writes bench/results/<date>T<time>-<host>.json and appends the table to BENCHMARKS.md.
 """
 
 from engine import cpu_setup
@@ -734,7 +734,7 @@ def main(argv=None):
   print()
   print(md)
   os.makedirs(a.out, exist_ok=True)
-  path = os.path.join(a.out, f'{now:%Y-%m-%d}-{host}.json')
+  path = os.path.join(a.out, f'{now:%Y-%m-%dT%H%M}-{host}.json')  # one file per run
   with open(path + '.tmp', 'w') as f:
     json.dump(result, f, indent=1)
   os.replace(path + '.tmp', path)
