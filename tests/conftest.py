@@ -14,6 +14,28 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 import pytest  # noqa: E402
 
+MAX_WORKERS = 4  # each worker is a JAX process of ~1 GB with a thread per core
+
+
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto` (pyproject's addopts): one test process per core, at most MAX_WORKERS. Most tests
+  are compile-bound, and XLA compiles on one thread, so two processes on two cores finish the
+  suite far sooner than one; more than a few would only share the cores and multiply memory."""
+  del config
+  return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
+
+
+def _cost_rank(item) -> int:
+  """End-to-end files first: launch_* start subprocesses, experiments_* run findings. Started
+  early, a long file overlaps the many short ones instead of running alone at the end."""
+  name = item.path.name
+  return 0 if name.startswith('launch_') else 1 if name.startswith('experiments_') else 2
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  items.sort(key=_cost_rank)  # stable: the order within each file is kept
+
 
 @pytest.fixture(scope='session')
 def shared_datasets() -> str:
