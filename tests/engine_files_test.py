@@ -54,9 +54,8 @@ def test_a_finding_runs_into_a_remote_work_dir(fake_gcs, tmp_path, monkeypatch):
   assert not os.listdir(tmp_path)  # nothing local, no `gs:` directory
 
 
-def test_training_into_a_remote_work_dir_is_refused_until_checkpoints_go_there(
-  fake_gcs, tmp_path, monkeypatch
-):
+def test_training_into_s3_is_refused_before_anything_is_written(fake_gcs, tmp_path, monkeypatch):
+  """gs:// trains (tests/engine_remote_workdir_test.py); orbax cannot write arrays to s3://."""
   monkeypatch.chdir(tmp_path)
   from engine import finding as finding_lib
   from engine.errors import UserError
@@ -64,6 +63,6 @@ def test_training_into_a_remote_work_dir_is_refused_until_checkpoints_go_there(
   example = finding_lib.load_file(
     os.path.join(os.path.dirname(__file__), '..', 'examples', 'my_finding.py')
   )
-  with pytest.raises(UserError, match='mounted bucket'):
-    run.run(example, example.config('quick'), 'gs://bucket/run', progress=False)
+  with pytest.raises(UserError, match='orbax writes checkpoint arrays'):
+    run.run(example, example.config('quick'), 's3://bucket/run', progress=False)
   assert not fake_gcs and not os.listdir(tmp_path)
