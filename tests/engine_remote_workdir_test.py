@@ -134,16 +134,18 @@ def _launch(args, env, cwd):
   )
 
 
-QUICK = [
+QUICK = [  # the quick dropout sweep, shrunk to a few seconds of training
   '--experiment=dropout_sweep',
   '--quick',
   '--config.train.epochs=1',
-  '--config.seeds=1',
-  '--config.dataset.train_subset=512',
-  '--config.dataset.validation_size=128',
-  '--config.dataset.test_subset=256',
-  '--config.train.eval_train_size=256',
-  '--config.train.eval_batch_size=256',
+  '--config.sweep.model.dropout_rate=(0.0,0.5)',
+  '--config.model.conv_features=(4,)',
+  '--config.model.dense=(16,)',
+  '--config.dataset.train_subset=256',
+  '--config.dataset.validation_size=64',
+  '--config.dataset.test_subset=128',
+  '--config.train.eval_train_size=128',
+  '--config.train.eval_batch_size=128',
   f'--workdir=gs://{BUCKET}/run',
 ]
 
@@ -221,14 +223,19 @@ def test_a_damaged_gs_checkpoint_is_reported_deleted_and_the_older_one_resumed(g
   assert not fs.find(f'{BUCKET}/ckpt/9/'), 'the damaged checkpoint is still in the bucket'
 
 
-def test_a_gs_lease_has_one_holder_through_the_store_s_conditional_create(gcs, fs):
+def test_a_gs_lease_has_one_holder_through_the_store_s_conditional_create(
+  gcs, fs, tmp_path, monkeypatch
+):
   from engine import group_lease
 
+  monkeypatch.chdir(tmp_path)
   path = f'gs://{BUCKET}/run/leases/group_000.json'
   now = [1000.0]
   clock = lambda: now[0]
   a = group_lease.acquire(path, 60.0, clock=clock, host='hostA', pid=1)
   assert isinstance(a, group_lease.Lease)
+  assert json.loads(fs.cat(path))['host'] == 'hostA'  # in the bucket,
+  assert not os.listdir(tmp_path)  # not in a local directory named `gs:`
   b = group_lease.acquire(path, 60.0, clock=clock, host='hostB', pid=1)
   assert isinstance(b, group_lease.Holder) and str(b) == 'hostA:1'
   now[0] += 30
