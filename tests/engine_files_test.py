@@ -6,6 +6,7 @@ import os
 
 import fsspec
 import pytest
+from etils import epath
 from fsspec.implementations.memory import MemoryFileSystem
 
 from engine import files, run
@@ -25,6 +26,7 @@ class _FakeGCS(MemoryFileSystem):
 def fake_gcs(monkeypatch):
   for name in ('gcs', 'gs'):
     fsspec.register_implementation(name, _FakeGCS, clobber=True)
+  type(epath.backend.fsspec_backend)._get_filesystem.cache_clear()  # epath keeps one per scheme
   _FakeGCS.store.clear()
   yield _FakeGCS.store
   _FakeGCS.store.clear()
