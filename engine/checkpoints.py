@@ -10,14 +10,36 @@ none left the group starts from scratch.
 import hashlib
 import json
 import os
-import shutil
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+from etils import epath
 from orbax.checkpoint import checkpoint_managers as policies
 
-from engine import preemption
+from engine import files, preemption
+from engine.errors import UserError
+
+ORBAX_REMOTE = ('gs',)  # orbax builds tensorstore kvstores for local paths and gs:// only
+
+
+def storage_path(directory) -> epath.Path:
+  """`directory` as orbax takes it: an absolute local path, or a remote URI left as it is."""
+  text = os.fspath(directory)
+  return epath.Path(text if files.is_remote(text) else os.path.abspath(text))
+
+
+def check_workdir(workdir: str) -> None:
+  """UserError for a remote work dir orbax cannot write checkpoints to (s3://, az://)."""
+  scheme = os.fspath(workdir).partition(':')[0]
+  if files.is_remote(workdir) and scheme not in ORBAX_REMOTE:
+    raise UserError(
+      f'--workdir={workdir}: training keeps orbax checkpoints in the work dir, and orbax writes '
+      f'checkpoint arrays (through tensorstore) to local paths and gs:// only, not {scheme}://. '
+      'Pass a gs:// URI, a local or shared (NFS) path, or the path where the bucket is mounted '
+      '(s3fs-fuse, mountpoint-s3, blobfuse2). Findings without training (a `measure` hook) '
+      f'write to {scheme}:// as they are.'
+    )
 
 
 class _Manager(ocp.CheckpointManager):
@@ -43,7 +65,7 @@ def manager(directory: str, max_to_keep: int = 2, every_secs: float | None = Non
   if every_secs is not None:
     save_policies.append(policies.ContinuousCheckpointingPolicy(minimum_interval_secs=every_secs))
   return _Manager(
-    os.path.abspath(directory),
+    storage_path(directory),
     options=ocp.CheckpointManagerOptions(
       max_to_keep=max_to_keep,
       create=True,
@@ -108,10 +130,9 @@ def _restore(mngr, step, target):
 def _saved_checksum(mngr, step) -> str | None:
   """The checksum saved with `step`; None if it has none (an older version wrote it). Orbax
   only logs a damaged metadata file and carries on, so it is read here."""
-  path = os.path.join(str(mngr.directory), str(step), '_CHECKPOINT_METADATA')
-  if os.path.exists(path):
-    with open(path) as f:
-      json.load(f)  # ValueError if damaged
+  metadata = epath.Path(mngr.directory) / str(step) / '_CHECKPOINT_METADATA'
+  if metadata.exists():
+    json.loads(metadata.read_text())  # ValueError if damaged
   return (mngr.metadata(step).custom_metadata or {}).get('sha256')
 
 
@@ -143,10 +164,25 @@ def restore_latest(mngr: ocp.CheckpointManager, target, log=print):
   return None, target
 
 
+def _remove(directory, keep) -> None:
+  """Removes the entries of `directory` whose name `keep` rejects, ignoring failures as
+  shutil.rmtree(ignore_errors=True) does: local or remote (where a directory is a prefix)."""
+  try:
+    children = [c for c in epath.Path(directory).iterdir() if not keep(c.name)]
+  except Exception:  # pylint: disable=broad-except
+    return
+  for child in children:
+    try:
+      if child.is_dir():
+        child.rmtree()
+      else:
+        child.unlink()
+    except Exception:  # pylint: disable=broad-except
+      pass
+
+
 def _remove_partial(directory, step) -> None:
-  for name in os.listdir(directory):
-    if name.startswith(f'{step}.orbax-checkpoint-tmp'):
-      shutil.rmtree(os.path.join(directory, name), ignore_errors=True)
+  _remove(directory, lambda name: not name.startswith(f'{step}.orbax-checkpoint-tmp'))
 
 
 def _delete(mngr, step):
@@ -154,9 +190,7 @@ def _delete(mngr, step):
     mngr.delete(step)
   except Exception:  # pylint: disable=broad-except
     pass
-  for name in os.listdir(mngr.directory):
-    if name == str(step) or name.startswith(f'{step}.'):
-      shutil.rmtree(os.path.join(mngr.directory, name), ignore_errors=True)
+  _remove(mngr.directory, lambda name: not (name == str(step) or name.startswith(f'{step}.')))
   mngr.reload()
 
 
@@ -167,8 +201,8 @@ def restore_variables(directory: str, index: int = 0) -> dict:
   checkpoint's own metadata, so no model or optimizer needs to be built first, and restored onto
   this process's first device, whatever devices or processes the run had.
   """
-  directory = os.path.abspath(directory)
-  if not os.path.isdir(directory):
+  directory = storage_path(directory)
+  if not directory.is_dir():
     raise FileNotFoundError(f'no checkpoints in {directory}')
   with ocp.CheckpointManager(directory, item_handlers=ocp.StandardCheckpointHandler()) as mngr:
     step = mngr.latest_step()

@@ -38,6 +38,21 @@ REMOTE = {  # epath's schemes -> (what it is, the fsspec protocol, the package t
 }
 
 
+def _fresh_listings() -> None:
+  """Remote filesystems list afresh: gcsfs and s3fs keep a directory listing forever by default,
+  while tensorstore (orbax's checkpoint arrays) and other workers write beside them, so a cached
+  listing would hide a new checkpoint or show a deleted one."""
+  try:
+    import fsspec  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  for _, protocol, _ in REMOTE.values():
+    fsspec.config.conf.setdefault(protocol, {}).setdefault('use_listings_cache', False)
+
+
+_fresh_listings()
+
+
 def is_remote(path) -> bool:
   m = _SCHEME.match(os.fspath(path))
   return bool(m and m.group(2) and m.group(1) in REMOTE)

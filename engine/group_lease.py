@@ -6,6 +6,11 @@ hard-linked into place, and `link` fails if the name exists, on local disks and 
 holder's heartbeat rewrites it while it works. A lease is free again when its holder releases
 it, when its heartbeat is older than its `lease_secs` (a crashed or cut-off worker on any host),
 or at once when its holder was a process of this very host that no longer runs.
+
+In a remote work dir (gs://, s3://, az://) there are no links or renames; a lease appears with
+its whole content through the store's own conditional create (fsspec's `pipe_file(mode='create')`:
+GCS `ifGenerationMatch=0`, S3 `If-None-Match: *`), which fails if the object exists; a refresh
+or takeover overwrites the object whole.
 """
 
 import contextlib
@@ -18,6 +23,9 @@ import time
 import uuid
 
 from absl import logging
+from etils import epath
+
+from engine import files
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,14 +62,14 @@ UNREADABLE_SECS = 60.0  # a lease file being written or damaged counts as held t
 
 def read(path) -> Holder | None:
   """The holder of the lease at `path`, or None when there is none."""
+  path = os.fspath(path)
   try:
-    with open(path) as f:
-      return Holder(**json.load(f))
+    return Holder(**json.loads(epath.Path(path).read_text()))
   except FileNotFoundError:
     return None
   except (OSError, ValueError, TypeError):  # not ours or damaged: judged by its age alone
     try:
-      mtime = os.stat(path).st_mtime
+      mtime = epath.Path(path).stat().mtime if files.is_remote(path) else os.stat(path).st_mtime
     except FileNotFoundError:
       return None
     return Holder('unknown', -1, 'unreadable', mtime, UNREADABLE_SECS)
@@ -81,21 +89,50 @@ class Lease:
       self.lost = True
       return False
     self.holder = dataclasses.replace(self.holder, heartbeat=self._clock())
-    tmp = _write_private(self.path, self.holder)
-    os.replace(tmp, self.path)
+    _replace(self.path, self.holder)
     return True
 
   def release(self) -> None:
     current = read(self.path)
     if current is not None and current.token == self.holder.token:
-      with contextlib.suppress(FileNotFoundError):
-        os.unlink(self.path)
+      _remove(self.path)
+
+
+def _text(holder: Holder) -> str:
+  return json.dumps(dataclasses.asdict(holder))
+
+
+def _create(path: str, holder: Holder) -> bool:
+  """Puts `holder` at `path` whole unless `path` exists; False if it does."""
+  if not files.is_remote(path):
+    return _link(_write_private(path, holder), path)
+  import fsspec  # pylint: disable=g-import-not-at-top
+
+  fs, key = fsspec.core.url_to_fs(path)
+  try:
+    fs.pipe_file(key, _text(holder).encode(), mode='create')
+  except FileExistsError:
+    return False
+  return True
+
+
+def _replace(path: str, holder: Holder) -> None:
+  """Puts `holder` at `path` whole, over what is there, in one step."""
+  if files.is_remote(path):
+    epath.Path(path).write_text(_text(holder))
+  else:
+    os.replace(_write_private(path, holder), path)
+
+
+def _remove(path: str) -> None:
+  with contextlib.suppress(FileNotFoundError):
+    epath.Path(path).unlink()
 
 
 def _write_private(path: str, holder: Holder) -> str:
   tmp = f'{path}.{holder.token}.{uuid.uuid4().hex[:8]}.tmp'
   with open(tmp, 'w') as f:
-    json.dump(dataclasses.asdict(holder), f)
+    f.write(_text(holder))
     f.flush()
     os.fsync(f.fileno())
   return tmp
@@ -126,13 +163,14 @@ def acquire(
 ) -> Lease | Holder:
   """Takes the lease at `path` if it is free or expired: returns the Lease, else its Holder."""
   path = os.fspath(path)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  if not files.is_remote(path):  # an object store has no directories to create
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   me = Holder(
     host or socket.gethostname(), os.getpid() if pid is None else pid, uuid.uuid4().hex,
     clock(), float(lease_secs),
   )  # fmt: skip
   for _ in range(5):
-    if _link(_write_private(path, me), path):
+    if _create(path, me):
       return Lease(path, me, clock)
     current = read(path)
     if current is None:
@@ -151,22 +189,20 @@ def _take_over(path: str, stale: Holder, me: Holder, clock) -> bool:
   file never goes missing for a third worker to create in between."""
   lock = f'{path}.breaking'
   breaker = dataclasses.replace(me, lease_secs=UNREADABLE_SECS)
-  if not _link(_write_private(lock, breaker), lock):
+  if not _create(lock, breaker):
     held = read(lock)
     if held is not None and held.expired(clock()):  # a breaker that died mid-break
-      with contextlib.suppress(FileNotFoundError):
-        os.unlink(lock)
+      _remove(lock)
     return False
   try:
     current = read(path)
     if current is None or (current.token, current.heartbeat) != (stale.token, stale.heartbeat):
       return False  # released or renewed since we looked
-    os.replace(_write_private(path, me), path)
+    _replace(path, me)
     logging.warning('Lease %s of %s expired; taking it over.', path, stale)
     return True
   finally:
-    with contextlib.suppress(FileNotFoundError):
-      os.unlink(lock)
+    _remove(lock)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from absl import logging
 
 import data
 from engine import (
+  checkpoints,
   distributed,
   early_stopping,
   files,
@@ -208,13 +209,7 @@ def run(
   experiment, name = finding, finding.name
   if experiment.measure:
     return _measure(experiment, config, workdir, command)
-  if files.is_remote(workdir):
-    raise UserError(  # engine/checkpoints.py would turn the URI into a local path `./gs:/...`
-      f'--workdir={workdir}: training findings keep orbax checkpoints in the work dir, which '
-      'do not go to remote storage yet; only findings that compute instead of training (a '
-      '`measure` hook) write to gs://, s3:// or az:// work dirs. Pass a local path or a mounted '
-      'bucket (e.g. gcsfuse).'
-    )
+  checkpoints.check_workdir(workdir)
   groups = sweep.groups(config, plan_lib.models_per_program(config))
   dataset = load_dataset(config)
   logging.info('Data: %s', dataset.describe())

@@ -2,12 +2,17 @@
 
 Each run also records its point's hyperparameters and seed for the HParams dashboard, once: when
 its event files are first created, not again when a resumed run appends to them.
+
+In a gs:// work dir tensorboardX writes the event files itself (through google-cloud-storage,
+which gcsfs brings): each flush uploads a run's whole event file, an object being written whole.
 """
 
 import contextlib
 import os
 import sys
 import time
+
+from etils import epath
 
 from engine import distributed, sweep
 
@@ -53,7 +58,7 @@ def epoch_writer(logdir, group):
     for j, run in enumerate(runs):
       if run not in writers:
         path = os.path.join(logdir, run)
-        resumed = os.path.isdir(path) and any('tfevents' in f for f in os.listdir(path))
+        resumed = _has_events(path)
         writers[run] = summary_writer(path)
         if not resumed:
           _write_hparams(writers[run], points[j], row)
@@ -76,6 +81,11 @@ def epoch_writer(logdir, group):
   finally:
     for w in writers.values():
       w.close()
+
+
+def _has_events(path) -> bool:
+  directory = epath.Path(path)
+  return directory.is_dir() and any('tfevents' in f.name for f in directory.iterdir())
 
 
 def hparams(point: dict, seed: int) -> dict:
