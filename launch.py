@@ -104,6 +104,12 @@ flags.DEFINE_float(
   'How long the claim on a group outlives its worker: another worker takes over a group whose '
   'worker stopped refreshing its claim this long ago (at once on the same host).',
 )
+flags.DEFINE_float(
+  'job_started',
+  None,
+  'Set by --workers=N on its workers: when the job started (seconds since the epoch). A report '
+  "written after it is this job's, so a worker that starts late does not write it again.",
+)
 flags.DEFINE_enum(
   'worker_cpus',
   'share',
@@ -208,7 +214,15 @@ def main(argv):
       print(f'{finding.name}: work dir {workdir}, {FLAGS.workers} worker processes', flush=True)
       sys.exit(workers.spawn(FLAGS.workers, _ARGV, cpus=FLAGS.worker_cpus))
     print(f'{finding.name}: work dir {workdir}' + (f' ({worker})' if worker.count > 1 else ''))
-    run.run(finding, config, workdir, progress=_progress(), command=prepared.command, worker=worker)
+    run.run(
+      finding,
+      config,
+      workdir,
+      progress=_progress(),
+      command=prepared.command,
+      worker=worker,
+      started=FLAGS.job_started,
+    )
   except (UserError, data.DataError) as e:
     _fail(str(e))
   except KeyboardInterrupt as e:

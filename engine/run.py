@@ -190,7 +190,14 @@ def load_dataset(config):
 
 
 def run(
-  finding, config, workdir: str, *, progress: bool = True, command: str | None = None, worker=None
+  finding,
+  config,
+  workdir: str,
+  *,
+  progress: bool = True,
+  command: str | None = None,
+  worker=None,
+  started: float | None = None,
 ):
   """Trains what is not finished yet, then writes results.json, report.md, plots; returns results.
 
@@ -199,6 +206,9 @@ def run(
   results' 'seeds', 'dataset', 'records' and 'train_seconds' plus what the verdict reads);
   `probe` runs inside it; `analyze` runs after it, into results['analysis']; `plot` after the
   verdict.
+
+  `started` (default: now) is when the job began; `--workers=N` gives its workers its own start
+  time, so a report written after it is this job's and a worker that starts late leaves it.
 
   `worker` (engine/workers.py; default: every group) says which groups this process may train;
   each is claimed under a lease in the work dir first, so any number of processes can share
@@ -219,7 +229,7 @@ def run(
   ]
   prepare_workdir(workdir, name, config)
   worker = worker or workers.Worker()
-  started = time.time()
+  started = started or time.time()
   _running(workdir, groups, started, worker)
   device_data = None
   todo = [(g, p) for g, p in zip(groups, plans) if worker.assigned(g.index)]

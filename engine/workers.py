@@ -16,6 +16,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 
 from engine.errors import UserError
 
@@ -108,7 +109,7 @@ def spawn(n: int, argv, *, cpus: str = 'share', env=None) -> int:
   pinned to its share of the cores (XLA:CPU sizes its thread pools from them), so workers do not
   oversubscribe the machine.
   """
-  command = [sys.executable, *argv, '--workers=1', '--noprogress']
+  command = [sys.executable, *argv, '--workers=1', '--noprogress', f'--job_started={time.time()}']
   shares = cpu_shares(n) if cpus == 'share' and hasattr(os, 'sched_setaffinity') else [None] * n
   procs, pumps = [], []
   for i, share in enumerate(shares):

@@ -1,8 +1,13 @@
 """Shared pytest fixtures."""
 
+import contextlib
+import io
 import os
 import pathlib
+import signal
+import sys
 import tempfile
+import typing
 
 from engine import cpu_setup
 
@@ -119,3 +124,56 @@ def train_group(group, config, device_data, group_dir, **kw):
   return loop.train_group(
     group, plan.resolve(group, n, probe=kw.get('probe') is not None), device_data, group_dir, **kw
   )
+
+
+class Launched(typing.NamedTuple):
+  """What a run of launch.py gave: as subprocess.CompletedProcess names it."""
+
+  returncode: int
+  stdout: str
+  stderr: str
+
+
+def launch_in_process(args, env, cwd) -> Launched:
+  """`launch.py --noprogress ARGS` run inside this test process, with `env` as its environment
+  and `cwd` as its working directory.
+
+  For the many bad-input cases: a subprocess spends seconds importing jax to print one paragraph.
+  Each case still goes through launch.py's whole command line (absl and config parsing, the same
+  exit codes); tests that need a real process (signals, kills, exit codes as the shell sees
+  them) keep starting one. Restores what launch.py touches: argv, environment, cwd, absl's flags
+  and logging, signal handlers.
+  """
+  from absl import flags, logging  # pylint: disable=g-import-not-at-top
+
+  import launch  # pylint: disable=g-import-not-at-top
+
+  saved_argv, saved_env, saved_cwd = sys.argv, dict(os.environ), os.getcwd()
+  saved_signals = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+  handler = logging.get_absl_handler()
+  saved_verbosity, saved_filters = logging.get_verbosity(), list(handler.filters)
+  flags.FLAGS.unparse_flags()
+  for name in [n for n in flags.FLAGS if n.startswith('config.')]:
+    delattr(flags.FLAGS, name)  # config_flags defines one per override given; a rerun redefines
+  out, err, code = io.StringIO(), io.StringIO(), 0
+  try:
+    os.environ.clear()
+    os.environ.update(env)
+    os.chdir(cwd)
+    sys.argv = ['launch.py', '--noprogress', *args]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+      try:
+        launch.cli_main()
+      except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else int(e.code is not None)
+  finally:
+    sys.argv = saved_argv
+    os.environ.clear()
+    os.environ.update(saved_env)
+    os.chdir(saved_cwd)
+    for s, h in saved_signals.items():
+      signal.signal(s, h)
+    logging.set_verbosity(saved_verbosity)
+    handler.filters[:] = saved_filters
+    flags.FLAGS.unparse_flags()
+  return Launched(code, out.getvalue(), err.getvalue())

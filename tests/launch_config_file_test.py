@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tomllib
 import yaml
+from conftest import launch_in_process
 
 from engine import finding as finding_lib
 
@@ -109,7 +110,7 @@ def test_overrides_arrive_in_every_form(shared_datasets, tmp_path):
   _copy_example(tmp_path)
   (tmp_path / 'more.flags').write_text('--config.optimizer.learning_rate=0.01\n--config.seeds=2\n')
   c = _config_shown(
-    _launch(
+    launch_in_process(
       [
         '--config=examples/my_finding.py',
         '--quick',
@@ -122,6 +123,7 @@ def test_overrides_arrive_in_every_form(shared_datasets, tmp_path):
         '--flagfile=more.flags',
       ],
       env,
+      tmp_path,
     )
   )
   assert c['train']['epochs'] == 2
@@ -132,7 +134,7 @@ def test_overrides_arrive_in_every_form(shared_datasets, tmp_path):
   (tmp_path / 'all.flags').write_text(
     f'--config={tmp_path / "examples" / "my_finding.py"}:quick\n--config.train.epochs=3\n'
   )
-  c = _config_shown(_launch(['--flagfile=all.flags', '--show_config'], env))
+  c = _config_shown(launch_in_process(['--flagfile=all.flags', '--show_config'], env, tmp_path))
   assert c['train']['epochs'] == 3 and c['seeds'] == 1
 
 
@@ -215,7 +217,7 @@ def test_bad_input_is_one_paragraph_exit_2_nothing_on_disk(
 ):
   for name, text in files.items():
     (tmp_path / name).write_text(text)
-  out = _launch(args, _env(shared_datasets, tmp_path))
+  out = launch_in_process(args, _env(shared_datasets, tmp_path), tmp_path)
   assert out.returncode == 2, out.stderr
   lines = [line for line in out.stderr.splitlines() if line.strip()]
   assert len(lines) == 1 and lines[0].startswith('error: '), out.stderr

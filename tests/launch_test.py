@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import launch_in_process
 
 from experiments import dropout_sweep
 
@@ -78,7 +79,7 @@ def test_list_names_every_finding(shared_datasets, tmp_path):
 def test_bad_input_is_one_clear_message_and_a_nonzero_exit(
   shared_datasets, tmp_path, args, message
 ):
-  out = _launch(args, _env(shared_datasets, tmp_path))
+  out = launch_in_process(args, _env(shared_datasets, tmp_path), tmp_path)
   assert out.returncode == 2
   assert message in out.stderr
   assert 'Traceback' not in out.stderr + out.stdout

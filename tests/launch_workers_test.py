@@ -1,5 +1,6 @@
 """Many workers on one work dir, end to end: two by mistake, shards, --workers, bad flags."""
 
+import ast
 import contextlib
 import json
 import os
@@ -120,7 +121,7 @@ def test_shards_then_local_workers_finish_the_sweep(single, shared_datasets, tmp
   rest = _launch(env, workdir, '--workers=2')  # two local workers: one trains group_001
   assert rest.returncode == 0, rest.stderr
   assert [_trained([rest.stdout + rest.stderr], g) for g in GROUPS] == [0, 1, 0]
-  assert rest.stdout.count('Report: ') == 1
+  assert rest.stdout.count('Report: ') == 1, rest.stdout + rest.stderr
   assert {m for m in re.findall(r'\[worker (\d)\]', rest.stdout)} == {'0', '1'}
   assert _records(workdir) == single
 
@@ -164,3 +165,42 @@ def test_workdir_uris():
   ]:
     with pytest.raises(UserError, match=says):
       files.workdir(bad)
+
+
+def test_a_worker_of_the_job_that_starts_after_the_report_does_not_write_it_again(
+  shared_datasets, tmp_path, capsys
+):
+  """`--workers=N` passes its start time to its workers: one slow to start (a loaded machine)
+  finds every group finished and the report written after the job began, and leaves it; a
+  rerun started later writes it afresh."""
+  from engine import finding as finding_lib
+  from engine import run
+
+  finding = finding_lib.load_file(str(REPO / 'examples' / 'my_finding.py'))
+  config = finding.config('quick')
+  config.dataset.data_dir = shared_datasets
+  config.dataset.update(dict(validation_size=100, train_subset=300, test_subset=100))
+  workdir = str(tmp_path / 'run')
+  job_started = time.time()
+  assert run.run(finding, config, workdir, progress=False) is not None  # the first worker
+  written = os.stat(os.path.join(workdir, 'report.md')).st_mtime_ns
+  capsys.readouterr()
+
+  assert run.run(finding, config, workdir, progress=False, started=job_started) is None
+  assert 'wrote the report' in capsys.readouterr().out
+  assert os.stat(os.path.join(workdir, 'report.md')).st_mtime_ns == written
+
+  assert run.run(finding, config, workdir, progress=False) is not None  # a later rerun
+  assert os.stat(os.path.join(workdir, 'report.md')).st_mtime_ns > written
+
+
+def test_local_workers_are_told_when_the_job_started(capfd):
+  from engine import workers
+
+  before = time.time()
+  code = workers.spawn(1, ['-c', 'import sys; print(sys.argv[1:])'], cpus='all')
+  assert code == 0
+  [line] = capfd.readouterr().out.splitlines()
+  args = ast.literal_eval(line.removeprefix('[worker 0] '))
+  started = float(next(a for a in args if a.startswith('--job_started=')).split('=')[1])
+  assert before <= started <= time.time()
