@@ -266,22 +266,27 @@ def _pool_windows(x6: jax.Array) -> jax.Array:
 
 
 def _pool_windows_fwd(x6):
-  y = _pool_max(x6)
-  return y, (x6, y)
+  return _pool_max(x6), x6
 
 
-def _pool_windows_bwd(res, g):
-  """The window gradient to its first maximum in row-major order, as one elementwise fusion."""
-  x6, y = res
-  taken = jnp.zeros(y.shape, bool)
-  rows = []
-  for i in range(2):
-    cols = []
-    for j in range(2):
-      hit = (x6[:, :, i, :, j] == y) & ~taken
-      taken = taken | hit
-      cols.append(jnp.where(hit, g, 0).astype(g.dtype))
-    rows.append(jnp.stack(cols, axis=3))
+def _pool_windows_bwd(x6, g):
+  """The window gradient to the element `_pool_max` picks, as one elementwise fusion.
+
+  The choice is remade from x6's comparisons, not from equality with the output: XLA may
+  recompute x6 in another fusion with different rounding, and an equality test then finds no
+  maximum and drops the window's gradient.
+  """
+  top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
+  bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
+  top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
+  bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
+  top_wins = top >= bottom
+  picks = (
+    (top_wins & top_first, top_wins & ~top_first),
+    (~top_wins & bottom_first, ~top_wins & ~bottom_first),
+  )
+  zero = jnp.zeros((), g.dtype)
+  rows = [jnp.stack([jnp.where(p, g, zero) for p in row], axis=3) for row in picks]
   return (jnp.stack(rows, axis=2),)
 
 
