@@ -56,10 +56,92 @@ def _conv_patches():
   conv_ops.default_impl = impl
 
 
+def _xla_flags(*flags):
+  """A lever that sets XLA flags (replacing the engine's own value) before jax is imported."""
+
+  def apply():
+    import os
+    import sys
+
+    if 'jax' in sys.modules:
+      raise RuntimeError('an XLA-flag lever must be applied before jax is imported')
+    names = {f.split('=')[0] for f in flags}
+    kept = [f for f in os.environ.get('XLA_FLAGS', '').split() if f.split('=')[0] not in names]
+    os.environ['XLA_FLAGS'] = ' '.join(kept + [f for f in flags if f])
+
+  apply.__doc__ = f'XLA_FLAGS {" ".join(flags) or "(none)"}'
+  return apply
+
+
+def _no_engine_flags():
+  """XLA's own defaults: the engine's ynn flag removed (YNN for dots, convs and reductions)."""
+  import os
+
+  os.environ['XLA_FLAGS'] = ' '.join(
+    f for f in os.environ.get('XLA_FLAGS', '').split() if 'ynn_fusion_type' not in f
+  )
+
+
+def _conv_lax():
+  """Every conv as lax.conv_general_dilated (no 'shifts' image layer), bias grads still GEMVs."""
+  from nets import conv_ops
+
+  default = conv_ops.default_impl
+
+  def impl(op='conv', backend=None, cin=None, taps=9):
+    got = default(op, backend, cin, taps)
+    return 'lax' if op == 'conv' and got == 'shifts' else got
+
+  conv_ops.default_impl = impl
+
+
+def _materialize_reciprocal():
+  """materialize as x / broadcast(runtime 1), which XLA turns into x * (1/one): the default."""
+
+
+def _materialize_full():
+  """materialize as x / (1 + 0 * x): a full-shape divide, which XLA never duplicates."""
+  import jax
+
+  from nets import conv_ops
+
+  @jax.custom_vjp
+  def full(x):
+    return x / (1 + 0 * x)
+
+  full.defvjp(lambda x: (full(x), None), lambda _, g: (g,))
+  conv_ops.materialize = lambda x, like: full(x)
+
+
+def _pool_pads():
+  """The max-pool whose backward is jax's transpose of the selects: four full-size pads."""
+  from nets import conv_ops
+
+  conv_ops.POOL_BACKWARD = 'transpose'
+
+
 LEVERS = {
   'pool_split_max': _pool_split_max,
   'plain_optimizer': _plain_optimizer,
   'conv_patches': _conv_patches,
+  'conv_lax': _conv_lax,
+  'materialize_reciprocal': _materialize_reciprocal,
+  'materialize_full': _materialize_full,
+  'pool_pads': _pool_pads,
+  'xla_defaults': _no_engine_flags,
+  'ynn_off': _xla_flags('--xla_cpu_experimental_ynn_fusion_type='),
+  'ynn_dot_conv': _xla_flags(
+    '--xla_cpu_experimental_ynn_fusion_type=individual_dot,individual_convolution'
+  ),
+  'ynn_dot_reduce': _xla_flags('--xla_cpu_experimental_ynn_fusion_type=individual_dot,reduce'),
+  'onednn_custom_call': _xla_flags('--xla_cpu_experimental_onednn_custom_call=true'),
+  'onednn_dot': _xla_flags(
+    '--xla_cpu_use_onednn=true', '--xla_cpu_experimental_onednn_fusion_type=dot'
+  ),
+  'max_isa_avx2': _xla_flags('--xla_cpu_max_isa=AVX2'),
+  'vector_width_512': _xla_flags('--xla_cpu_prefer_vector_width=512'),
+  'fast_math': _xla_flags('--xla_cpu_enable_fast_math=true'),
+  'xnn_dot': _xla_flags('--xla_cpu_use_xnnpack=true', '--xla_cpu_experimental_xnn_fusion_type=dot'),
 }
 
 
@@ -173,6 +255,7 @@ def main(argv=None):
     k: {
       'median': r['median'],
       'spread': [r['min'], r['max']],
+      'samples': r['samples'],
       'clean': r['clean'],
       'other_cores': r['other_cores'],
       'loadavg': r['loadavg'],

@@ -117,7 +117,11 @@ def materialize(x, like):
   vector divide per element and makes x a real buffer (jax's
   `optimization_barrier` would be the clean way, but XLA:CPU strips it
   before fusion).  Gradient: identity in x, none to `like`.  `like` must
-  be finite (a NaN there would poison x).
+  be finite (a NaN there would poison x).  (XLA's simplifier turns the
+  divide by a broadcast scalar into a multiply by its reciprocal, so the
+  producer can still be fused into several consumers; dividing by a
+  full-shape 1 prevents that but measured no faster once the pool's
+  gradient stopped reading the conv: bench/STUDY.md, round 3.)
   """
   one = lax.stop_gradient(1.0 + 0.0 * like.reshape(-1)[0].astype(x.dtype))
   return x / one
@@ -243,6 +247,52 @@ def _first_max(a: jax.Array, b: jax.Array) -> jax.Array:
   return jnp.where(a >= b, a, b)
 
 
+# How the reshape pool's gradient is formed: 'mask' writes the input gradient in one
+# elementwise pass (`_pool_windows`); 'transpose' leaves it to jax, whose transpose of the
+# selects is four full-size pads summed (bench/STUDY.md, round 3).
+POOL_BACKWARD = 'mask'
+
+
+def _pool_max(x6: jax.Array) -> jax.Array:
+  """First maximum of each (N,H/2,[2],W/2,[2],C) window, as pairwise selects."""
+  top = _first_max(x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
+  bottom = _first_max(x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
+  return _first_max(top, bottom)
+
+
+@jax.custom_vjp
+def _pool_windows(x6: jax.Array) -> jax.Array:
+  return _pool_max(x6)
+
+
+def _pool_windows_fwd(x6):
+  return _pool_max(x6), x6
+
+
+def _pool_windows_bwd(x6, g):
+  """The window gradient to the element `_pool_max` picks, as one elementwise fusion.
+
+  The choice is remade from x6's comparisons, not from equality with the output: XLA may
+  recompute x6 in another fusion with different rounding, and an equality test then finds no
+  maximum and drops the window's gradient.
+  """
+  top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
+  bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
+  top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
+  bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
+  top_wins = top >= bottom
+  picks = (
+    (top_wins & top_first, top_wins & ~top_first),
+    (~top_wins & bottom_first, ~top_wins & ~bottom_first),
+  )
+  zero = jnp.zeros((), g.dtype)
+  rows = [jnp.stack([jnp.where(p, g, zero) for p in row], axis=3) for row in picks]
+  return (jnp.stack(rows, axis=2),)
+
+
+_pool_windows.defvjp(_pool_windows_fwd, _pool_windows_bwd)
+
+
 def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
   """2x2 max-pool, stride 2, VALID (odd trailing row/column dropped).
 
@@ -266,9 +316,7 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     if (h, w) != (2 * h2, 2 * w2):
       x = x[:, : 2 * h2, : 2 * w2, :]
     x = x.reshape(n, h2, 2, w2, 2, c)
-    top = _first_max(x[:, :, 0, :, 0], x[:, :, 0, :, 1])
-    bottom = _first_max(x[:, :, 1, :, 0], x[:, :, 1, :, 1])
-    return _first_max(top, bottom)
+    return _pool_windows(x) if POOL_BACKWARD == 'mask' else _pool_max(x)
   raise ValueError(f'pool impl must be one of {POOL_IMPLS}, got {impl!r}')
 
 

@@ -134,6 +134,24 @@ def test_max_pool_ties_route_the_gradient_like_lax():
   ]
 
 
+def test_max_pool_one_pass_backward_equals_jaxs_transpose(monkeypatch):
+  """The custom VJP (one elementwise pass) and jax's transpose of the selects (four pads) agree,
+  on ties (ReLU zeros, equal values) and on odd sizes (the cropped last row and column)."""
+  rng = np.random.default_rng(3)
+  x = np.maximum(np.round(rng.standard_normal((2, 7, 9, 3)), 1), 0).astype(np.float32)  # ties
+  ct = _normal(np.random.default_rng(4), 2, 3, 4, 3)
+
+  def grad(mode):
+    monkeypatch.setattr(conv_ops, 'POOL_BACKWARD', mode)
+    y, vjp = jax.vjp(lambda x: conv_ops.max_pool_2x2(x, 'reshape'), x)
+    return y, vjp(ct)[0]
+
+  (y_mask, g_mask), (y_pads, g_pads) = grad('mask'), grad('transpose')
+  np.testing.assert_array_equal(y_mask, y_pads)
+  np.testing.assert_array_equal(g_mask, g_pads)
+  assert np.count_nonzero(g_mask) == np.count_nonzero(ct)  # one element per window, none lost
+
+
 def _params_like(module, x, seed=0):
   """Random params with the module's tree (eval_shape: no slow init compile)."""
   shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), x)
