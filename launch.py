@@ -3,7 +3,8 @@
     python launch.py --list
     python launch.py --experiment=dropout_sweep [--quick] [--config.train.epochs=2] [--workdir=DIR]
     python launch.py --config=path/to/my_finding.py[:quick] [--config.seeds=5]
-    python launch.py --experiment=all [--quick]     # every finding in turn, with its wall time
+    python launch.py --experiment=all [--quick]     # every finding, one per core at a time
+    python launch.py --experiment=xor,loocv         # these findings
     python launch.py --experiment=NAME --coordinator_address=HOST0:1234 --num_processes=2 \
         --process_id=0     # one process of a job of several (engine/distributed.py)
 
@@ -18,6 +19,7 @@ follow a SIGTERM, which a scheduler sends only after its grace period.
 """
 
 import os
+import socket
 import sys
 import time
 
@@ -32,7 +34,17 @@ from ml_collections import config_flags  # noqa: E402
 
 import data  # noqa: E402
 import experiments  # noqa: E402
-from engine import cli, compile_cache, distributed, files, preemption, report, run, workers  # noqa: E402
+from engine import (  # noqa: E402
+  all_findings,
+  cli,
+  compile_cache,
+  distributed,
+  files,
+  preemption,
+  report,
+  run,
+  workers,
+)
 from engine.errors import UserError  # noqa: E402
 
 _CONFIG = config_flags.DEFINE_config_file(
@@ -41,7 +53,9 @@ _CONFIG = config_flags.DEFINE_config_file(
   'A finding file, optionally with its variant: path/to/finding.py[:quick]. '
   'Override its keys with --config.a.b=value.',
 )
-flags.DEFINE_string('experiment', None, "A built-in finding (see --list), or 'all'.")
+flags.DEFINE_string(
+  'experiment', None, "A built-in finding (see --list), 'all', or several: name1,name2."
+)
 flags.DEFINE_bool('list', False, 'List the findings, one line each, and exit.')
 flags.DEFINE_bool('quick', False, "The finding's quick variant (same as --config=FILE:quick).")
 flags.DEFINE_string(
@@ -90,7 +104,9 @@ flags.DEFINE_integer(
   'workers',
   1,
   'Train the sweep with this many local worker processes, which share the work dir and take '
-  'its groups in turn (each pinned to its share of the CPU cores; see --worker_cpus).',
+  'its groups in turn (each pinned to its share of the CPU cores; see --worker_cpus). With '
+  '--experiment=all, how many findings run at once (default on CPU: one per core, up to '
+  f'{all_findings.MAX_DEFAULT_WORKERS}).',
 )
 flags.DEFINE_string(
   'worker',
@@ -112,9 +128,11 @@ flags.DEFINE_float(
 )
 flags.DEFINE_enum(
   'worker_cpus',
-  'share',
+  'all',
   workers.CPU_MODES,
-  'With --workers=N: share (pin each worker to its share of the cores) or all.',
+  'With --workers=N: all (every worker on every core: the same bits as one process) or share '
+  '(each pinned to its share of the cores: faster, but XLA:CPU convolutions then round '
+  'differently).',
 )
 FLAGS = flags.FLAGS
 _PREPARED: list = []  # the cli.Prepared of this process's command line
@@ -151,7 +169,7 @@ def main(argv):
       'take the form --config.section.key=value.'
     )
   prepared = _PREPARED[0]
-  if FLAGS.list or (prepared.finding is None and FLAGS.experiment != 'all'):
+  if FLAGS.list or (prepared.finding is None and not experiments.is_job(FLAGS.experiment)):
     for name in experiments.NAMES:
       print(f'{name:24s} {experiments.get(name).summary}')
     if not FLAGS.list:
@@ -170,10 +188,11 @@ def main(argv):
       _fail(str(e))
   try:
     worker = workers.from_flags(FLAGS.workers, FLAGS.worker, FLAGS.lease_secs, FLAGS.worker_cpus)
-    if FLAGS.experiment == 'all' and (FLAGS.workers > 1 or FLAGS.worker):
+    if experiments.is_job(FLAGS.experiment) and FLAGS.worker:
       raise UserError(
-        '--experiment=all runs the findings one after another; --workers and --worker split '
-        'the groups of one finding. Run a finding with them, e.g. --experiment=dropout_sweep.'
+        f'--experiment={FLAGS.experiment} runs several findings, each taken whole by one '
+        'worker (--workers=N sets how many at once); --worker=i/n splits the groups of one '
+        'finding. Run a finding with it, e.g. --experiment=dropout_sweep.'
       )
     workdir = files.workdir(FLAGS.workdir) if FLAGS.workdir else None
   except UserError as e:
@@ -194,8 +213,8 @@ def main(argv):
   if joined and not distributed.is_writer():
     sys.stdout = open(os.devnull, 'w')  # process 0 prints for the job, as it writes for it
   preemption.install(sigterm=not joined)  # in a job, jax.distributed's preemption service has it
-  if FLAGS.experiment == 'all':
-    return run_all(prepared)
+  if experiments.is_job(FLAGS.experiment):
+    return run_all(prepared, joined)
   finding, config = prepared.finding, _CONFIG.value
   if FLAGS.show_config:
     print(yaml.dump(config.to_dict(), Dumper=_WrittenOut), end='')
@@ -289,8 +308,10 @@ class _WrittenOut(yaml.Dumper):
     return True
 
 
-def run_all(prepared):
-  """Runs every finding's default (or quick) config in turn, each in its default work dir.
+def run_all(prepared, joined: bool):
+  """Runs every finding's (or the listed findings') default or quick config, each in its default
+  work dir, one after another or N at a time (engine/all_findings.py; --workers=N, on CPU by
+  default one worker per core).
 
   A finding that fails is reported and the others still run; finished ones resume as usual. A
   finding whose dataset is not on this machine (CIFAR-10 here) is listed as not run, not failed.
@@ -302,58 +323,103 @@ def run_all(prepared):
       'so it takes no --config.* overrides and no --workdir. Run findings one by one to '
       'override them, or set JAX_FINDINGS_RUNS to move every work dir.'
     )
+  names = experiments.job_names(FLAGS.experiment)
   variant = 'quick' if FLAGS.quick else None
-  rows, claims, t_all = [], [], time.monotonic()
-  for name in experiments.NAMES:
-    print(f'=== {name}', flush=True)
-    t0, workdir = time.monotonic(), ''
+  runs_root = os.environ.get('JAX_FINDINGS_RUNS', 'runs')
+  t_all = time.monotonic()
+  started = FLAGS.job_started or time.time()
+  job = all_findings.job_dir(runs_root, started)
+  me = f'{socket.gethostname()}:{os.getpid()}'
+  n = FLAGS.workers
+  if not FLAGS['workers'].present and not FLAGS.job_started and not joined:
+    n = min(len(names), all_findings.default_workers(jax.default_backend(), _cores()))
+  if n > 1 and not FLAGS.job_started:
+    print(f'{len(names)} findings, {n} worker processes (--workers=1: one after another)')
+    sys.stdout.flush()
+    code = workers.spawn(n, _ARGV, cpus=FLAGS.worker_cpus, started=started)
+    if code in (preemption.EXIT_CODE, preemption.INTERRUPTED_EXIT_CODE):
+      _fail(
+        'Stopped. Finished findings, groups and checkpoints are kept; run the same command '
+        'again to resume.',
+        code=code,
+      )
+  else:
     try:
-      finding = experiments.get(name)
-      config = finding.config(variant)
-      workdir = run.default_workdir(name, config, config, variant)
-      print(f'{name}: work dir {workdir}', flush=True)
-      results = run.run(finding, config, workdir, progress=_progress(), command=prepared.command)
-      if results is None:  # another process on the same work dir finishes it
-        outcome = 'finished by another process on its work dir'
-      else:
-        outcome = results['verdict']['outcome']
-        claims += [
-          {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
-          for c in results['verdict']['claims']
-        ]
-    except data.DataNotFoundError as e:
-      outcome = f'NOT RUN (its dataset is not on this machine): {e}'
-      print(f'note: {name} not run: {e}', file=sys.stderr)
-    except (UserError, data.DataError) as e:
-      outcome = f'FAILED: {e}'
-      print(f'error: {e}', file=sys.stderr)
+      all_findings.work(
+        names,
+        lambda name: _run_one(name, variant, prepared.command),
+        job,
+        worker=me,
+        lease_secs=FLAGS.lease_secs,
+        announce=lambda line: print(line, flush=True),
+      )
     except KeyboardInterrupt as e:
-      _interrupted(e, f'Stopped during {name}. Finished findings, groups and checkpoints are kept')
-    rows.append((name, outcome, time.monotonic() - t0, workdir))
-  total = time.monotonic() - t_all
-  clock = lambda s: f'{s // 60:.0f} min {s % 60:02.0f} s'
+      _interrupted(e, 'Finished findings, groups and checkpoints are kept')
+    if FLAGS.job_started:  # a worker of a job: whoever started it writes the summary
+      return
+    code = 0
+  rows = all_findings.collect(names, job, f'NOT FINISHED (a worker exited with code {code})')
+  _summarize(rows, time.monotonic() - t_all, n)
+  if code or any(r.failed for r in rows):
+    sys.exit(1)
+
+
+def _cores() -> int:
+  return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count() or 1
+
+
+def _run_one(name, variant, command) -> all_findings.Row:
+  t0, workdir, claims = time.monotonic(), '', ()
+  try:
+    finding = experiments.get(name)
+    config = finding.config(variant)
+    workdir = run.default_workdir(name, config, config, variant)
+    print(f'{name}: work dir {workdir}', flush=True)
+    results = run.run(finding, config, workdir, progress=_progress(), command=command)
+    if results is None:  # another process on the same work dir finishes it
+      outcome = 'finished by another process on its work dir'
+    else:
+      outcome = results['verdict']['outcome']
+      claims = tuple(
+        {'finding': name, 'id': c['id'], 'result': c['result'], 'claim': c['claim'][:90]}
+        for c in results['verdict']['claims']
+      )
+  except data.DataNotFoundError as e:
+    outcome = f'NOT RUN (its dataset is not on this machine): {e}'
+    print(f'note: {name} not run: {e}', file=sys.stderr)
+  except (UserError, data.DataError) as e:
+    outcome = f'FAILED: {e}'
+    print(f'error: {e}', file=sys.stderr)
+  return all_findings.Row(name, outcome, time.monotonic() - t0, workdir, claims=claims)
+
+
+def _summarize(rows, total: float, n_workers: int) -> None:
+  clock = lambda s: '-' if s != s else f'{s // 60:.0f} min {s % 60:02.0f} s'
   table = [
-    {'finding': n, 'outcome': o.split('\n')[0][:70], 'wall': clock(s), 'work dir': w}
-    for n, o, s, w in rows
-  ]
-  table.append({'finding': 'total', 'outcome': '', 'wall': clock(total), 'work dir': ''})
+    {'finding': r.finding, 'outcome': r.outcome.split('\n')[0][:70], 'wall': clock(r.seconds),
+     'work dir': r.workdir} | ({'worker': r.worker} if n_workers > 1 else {})
+    for r in rows
+  ]  # fmt: skip
+  extra = {'worker': ''} if n_workers > 1 else {}
+  note = f'{n_workers} worker processes' if n_workers > 1 else ''
+  table.append({'finding': 'total', 'outcome': note, 'wall': clock(total), 'work dir': ''} | extra)
   text = report.text_table(table)
-  claims_text = report.text_table(claims)
+  claims_text = report.text_table([c for r in rows for c in r.claims])
   print()
   print(claims_text)
   print()
   print(text)
+  name = 'all' if FLAGS.experiment == 'all' else 'findings'
   path = os.path.join(
-    os.environ.get('JAX_FINDINGS_RUNS', 'runs'), 'all-quick.md' if FLAGS.quick else 'all.md'
+    os.environ.get('JAX_FINDINGS_RUNS', 'runs'), f'{name}-quick.md' if FLAGS.quick else f'{name}.md'
   )
   files.write_text(
     path,
-    f'# All findings ({"quick" if FLAGS.quick else "default"} configs)\n\n```\n{text}\n```\n\n'
+    f'# {"All findings" if name == "all" else ", ".join(r.finding for r in rows)} '
+    f'({"quick" if FLAGS.quick else "default"} configs)\n\n```\n{text}\n```\n\n'
     f'## Every claim\n\n```\n{claims_text}\n```\n',
   )
   print(f'Summary: {path}')
-  if any(o.startswith('FAILED') for _, o, _, _ in rows):
-    sys.exit(1)
 
 
 def cli_main():

@@ -86,13 +86,15 @@ def prepare(argv) -> Prepared:
       f'Pass either --experiment={experiment} (a built-in finding) or '
       f'--config={config_arg} (a finding file), not both.'
     )
-  if experiment == 'all' and overrides:
+  if experiments.is_job(experiment) and overrides:
     raise UserError(
-      '--experiment=all runs each finding with its own default config in its own '
+      f'--experiment={experiment} runs each finding with its own default config in its own '
       'work dir, so it takes no --config.* overrides and no --workdir. Run findings '
       'one by one to override them, or set JAX_FINDINGS_RUNS to move every work dir.'
     )
-  if experiment == 'all' or not (experiment or config_arg):
+  if experiments.is_job(experiment):
+    experiments.job_names(experiment)  # an unknown name is an error before anything runs
+  if experiments.is_job(experiment) or not (experiment or config_arg):
     if overrides:
       raise UserError(
         f"{overrides[0]} overrides a finding's config, but no finding was named. "

@@ -2,7 +2,7 @@
 
 Every worker claims a group under a lease in the work dir (engine/group_lease.py) before
 training it, so workers need no coordinator: `--workers=N` starts N processes of this command on
-this machine, each with its share of the CPU cores, which take the unfinished groups in turn;
+this machine, which take the unfinished groups in turn;
 `--worker=i/n` (or `--worker=slurm`, from a SLURM job array's task id and count) trains only
 the groups whose index is i modulo n, so the tasks of a job array split a sweep between them and
 a re-queued task cannot collide with a running one. The worker that finishes the last group
@@ -62,7 +62,7 @@ def _shard(text: str, environ) -> tuple[int, int]:
 
 
 def from_flags(
-  workers: int, worker: str, lease_secs: float, cpus: str = 'share', environ=os.environ
+  workers: int, worker: str, lease_secs: float, cpus: str = 'all', environ=os.environ
 ) -> Worker:
   """Checks the worker flags before anything is written; returns this process's Worker."""
   if workers < 1:
@@ -102,14 +102,17 @@ def cpu_shares(n: int, cpus=None) -> list[list[int]]:
   return [cpus[i::n] for i in range(n)]
 
 
-def spawn(n: int, argv, *, cpus: str = 'share', env=None) -> int:
+def spawn(n: int, argv, *, cpus: str = 'all', env=None, started: float | None = None) -> int:
   """Runs `argv` (a launch.py command line) as `n` worker processes; returns the worst exit code.
 
-  Each worker's output lines are prefixed with `[worker i]`. With `cpus='share'` each worker is
-  pinned to its share of the cores (XLA:CPU sizes its thread pools from them), so workers do not
-  oversubscribe the machine.
+  Each worker's output lines are prefixed with `[worker i]`. With `cpus='all'` every worker may
+  use every core, so each sizes XLA:CPU's thread pools as a single process would and computes the
+  same bits. With `cpus='share'` each is pinned to its share of the cores: no oversubscription,
+  but a convolution split over fewer threads is rounded differently. `started` (default: now)
+  is the job's start, which every worker is given as --job_started.
   """
-  command = [sys.executable, *argv, '--workers=1', '--noprogress', f'--job_started={time.time()}']
+  started = time.time() if started is None else started
+  command = [sys.executable, *argv, '--workers=1', '--noprogress', f'--job_started={started!r}']
   shares = cpu_shares(n) if cpus == 'share' and hasattr(os, 'sched_setaffinity') else [None] * n
   procs, pumps = [], []
   for i, share in enumerate(shares):

@@ -40,6 +40,21 @@ def check_name(name: str) -> None:
     )
 
 
+def is_job(experiment: str | None) -> bool:
+  """Whether --experiment names several findings: `all`, or a comma-separated list."""
+  return bool(experiment) and (experiment == 'all' or ',' in experiment)
+
+
+def job_names(experiment: str) -> tuple[str, ...]:
+  """The findings of `--experiment=all` (every one) or `--experiment=a,b` (those, checked)."""
+  if experiment == 'all':
+    return NAMES
+  names = tuple(dict.fromkeys(n.strip() for n in experiment.split(',') if n.strip()))
+  for name in names:
+    check_name(name)
+  return names
+
+
 def get(name: str) -> finding.Finding:
   """The built-in finding `name`, checked against the contract."""
   check_name(name)

@@ -68,6 +68,8 @@ def test_list_names_every_finding(shared_datasets, tmp_path):
       'larger than the training set',
     ),
     (['--experiment=all', '--config.seeds=2'], 'takes no --config.* overrides'),
+    (['--experiment=loocv,dropout_sweeep'], "Unknown experiment 'dropout_sweeep'"),
+    (['--experiment=all', '--worker=0/2'], 'splits the groups of one finding'),
     (
       ['--experiment=dropout_sweep', '--config.parallel.mode=model'],
       'pick one of auto, sweep, data',
@@ -84,6 +86,35 @@ def test_bad_input_is_one_clear_message_and_a_nonzero_exit(
   assert message in out.stderr
   assert 'Traceback' not in out.stderr + out.stdout
   assert not (tmp_path / 'runs').exists()  # nothing half-made was left behind
+
+
+def test_several_findings_run_in_worker_processes_with_one_summary(shared_datasets, tmp_path):
+  out = _launch(
+    ['--experiment=loocv,architectures', '--quick', '--workers=2'], _env(shared_datasets, tmp_path)
+  )
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert '2 worker processes' in out.stdout and '[worker 1]' in out.stdout
+  summary = (tmp_path / 'runs' / 'findings-quick.md').read_text()
+  table = summary.split('## Every claim')[0]
+  lines = {line.split()[0]: line for line in table.splitlines() if line.strip()}
+  for name in ('loocv', 'architectures'):
+    results = json.loads((tmp_path / 'runs' / f'{name}-quick' / 'results.json').read_text())
+    outcome = results['verdict']['outcome']
+    assert f'{name}  ' in lines[name] and f'  {outcome}  ' in lines[name]
+    assert f'runs/{name}-quick' in lines[name]
+  assert summary.count('003 P7') >= 4  # loocv's claim rows, gathered from its worker
+
+
+def test_several_findings_one_after_another_in_this_process(shared_datasets, tmp_path):
+  out = launch_in_process(
+    ['--experiment=loocv,loocv', '--quick', '--workers=1'],
+    _env(shared_datasets, tmp_path),
+    tmp_path,
+  )
+  assert out.returncode == 0, out.stderr[-3000:]
+  assert out.stdout.count('=== loocv') == 1
+  summary = (tmp_path / 'runs' / 'findings-quick.md').read_text()
+  assert 'loocv' in summary and 'worker' not in summary.split('## Every claim')[0]
 
 
 def test_missing_dataset_says_how_to_provide_it(tmp_path):

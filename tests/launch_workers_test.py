@@ -204,3 +204,21 @@ def test_local_workers_are_told_when_the_job_started(capfd):
   args = ast.literal_eval(line.removeprefix('[worker 0] '))
   started = float(next(a for a in args if a.startswith('--job_started=')).split('=')[1])
   assert before <= started <= time.time()
+
+
+@pytest.mark.skipif(not hasattr(os, 'sched_getaffinity'), reason='no CPU affinity here')
+@pytest.mark.parametrize('cpus', ['all', 'share'])
+def test_workers_use_every_core_unless_asked_to_share_them(capfd, cpus):
+  """Every core by default: XLA:CPU splits a convolution over as many threads as its process has
+  cores, so a worker pinned to fewer rounds a conv net's sums differently from one process."""
+  from engine import workers
+
+  cores = len(os.sched_getaffinity(0))
+  probe = 'import os; print(len(os.sched_getaffinity(0)))'
+  kwargs = {} if cpus == 'all' else {'cpus': 'share'}
+  assert workers.spawn(2, ['-c', probe], started=1.0, **kwargs) == 0
+  seen = sorted(int(line.split('] ')[1]) for line in capfd.readouterr().out.splitlines())
+  expected = [cores, cores] if cpus == 'all' else sorted(len(s) for s in workers.cpu_shares(2))
+  assert seen == expected
+  if cpus == 'share' and cores > 1:
+    assert max(seen) < cores
