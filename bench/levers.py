@@ -82,6 +82,17 @@ def _no_engine_flags():
   )
 
 
+def _one_core():
+  """This worker pinned to one core before jax is imported: XLA:CPU sizes its thread pools from
+  the process's affinity, so every op runs on one thread (no intra-op split)."""
+  import os
+  import sys
+
+  if 'jax' in sys.modules:
+    raise RuntimeError('the one_core lever must be applied before jax is imported')
+  os.sched_setaffinity(0, [min(os.sched_getaffinity(0))])
+
+
 def _conv_lax():
   """Every conv as lax.conv_general_dilated (no 'shifts' image layer), bias grads still GEMVs."""
   from nets import conv_ops
@@ -129,6 +140,9 @@ LEVERS = {
   'materialize_full': _materialize_full,
   'pool_pads': _pool_pads,
   'xla_defaults': _no_engine_flags,
+  'one_core': _one_core,
+  'eigen_one_thread': _xla_flags('--xla_cpu_multi_thread_eigen=false'),
+  'legacy_runtime': _xla_flags('--xla_cpu_use_thunk_runtime=false'),
   'ynn_off': _xla_flags('--xla_cpu_experimental_ynn_fusion_type='),
   'ynn_dot_conv': _xla_flags(
     '--xla_cpu_experimental_ynn_fusion_type=individual_dot,individual_convolution'
