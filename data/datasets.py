@@ -10,7 +10,7 @@ import dataclasses
 import numpy as np
 from absl import logging
 
-from data import blobs, cifar10, digits, sources, toy2d
+from data import aligned, blobs, cifar10, digits, sources, toy2d
 from data.errors import DataError, DataNotFoundError
 
 NAMES = (*sources.NAMES, cifar10.NAME, cifar10.GENERATED, 'digits', *toy2d.NAMES, blobs.NAME)
@@ -65,9 +65,12 @@ def _stratified_subset(labels, size, rng):
 
 
 def _as_float_images(images):
-  x = images.astype(np.float32)
-  x /= 255.0
-  return x[..., None] if x.ndim == 3 else x
+  """uint8 images as float32 in [0, 1], in aligned read-only memory (data/aligned.py)."""
+  x = aligned.empty(images.shape, np.float32)
+  np.divide(images, np.float32(255.0), out=x, dtype=np.float32)
+  x = x[..., None] if x.ndim == 3 else x
+  x.flags.writeable = False
+  return x
 
 
 def _check_sizes(validation_size, train_subset, test_subset):

@@ -19,6 +19,7 @@ import numpy as np
 import tqdm
 
 import nets
+from data import aligned
 from data import augment as augment_lib
 from engine import (
   checkpoints,
@@ -46,6 +47,16 @@ def build_model(model_config):
   return nets.build(model_config.name, **fields)
 
 
+def _padded(a: np.ndarray, rows: int) -> np.ndarray:
+  """`a` with zero rows appended up to `rows`; `a` itself (no copy) when it has them."""
+  if len(a) == rows:
+    return a
+  out = aligned.empty((rows,) + a.shape[1:], a.dtype)
+  out[: len(a)], out[len(a) :] = a, 0
+  out.flags.writeable = False
+  return out
+
+
 def put_on_device(dataset, eval_train_size: int, eval_batch_size: int, devices=None):
   """Train arrays as they are; eval splits padded into equal batches with a mask.
 
@@ -60,19 +71,20 @@ def put_on_device(dataset, eval_train_size: int, eval_batch_size: int, devices=N
       jax.sharding.Mesh(np.array(devices), ('all',)), jax.sharding.PartitionSpec()
     )
 
+  put = lambda a: jax.device_put(aligned.frozen(a), where)  # in place on CPU: data/aligned.py
+
   def batched(x, y):
     n = len(y)
     nb = -(-n // eval_batch_size)
-    pad = nb * eval_batch_size - n
-    x = np.concatenate([x, np.zeros((pad,) + x.shape[1:], x.dtype)])
-    y = np.concatenate([y, np.zeros((pad,), y.dtype)])
     mask = np.arange(nb * eval_batch_size) < n
     shape = (nb, eval_batch_size)
-    return tuple(jax.device_put(a.reshape(shape + a.shape[1:]), where) for a in (x, y, mask))
+    return tuple(
+      put(_padded(a, nb * eval_batch_size).reshape(shape + a.shape[1:])) for a in (x, y, mask)
+    )
 
   k = eval_train_size or len(dataset.train_y)
   return {
-    'train': (jax.device_put(dataset.train_x, where), jax.device_put(dataset.train_y, where)),
+    'train': (put(dataset.train_x), put(dataset.train_y)),
     'eval': {
       'train': batched(dataset.train_x[:k], dataset.train_y[:k]),
       'val': batched(dataset.val_x, dataset.val_y),
