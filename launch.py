@@ -333,6 +333,7 @@ def run_all(prepared, joined: bool):
   n = FLAGS.workers
   if not FLAGS['workers'].present and not FLAGS.job_started and not joined:
     n = min(len(names), all_findings.default_workers(jax.default_backend(), _cores()))
+  ran = []
   if n > 1 and not FLAGS.job_started:
     print(f'{len(names)} findings, {n} worker processes (--workers=1: one after another)')
     sys.stdout.flush()
@@ -345,7 +346,7 @@ def run_all(prepared, joined: bool):
       )
   else:
     try:
-      all_findings.work(
+      ran = all_findings.work(
         names,
         lambda name: _run_one(name, variant, prepared.command),
         job,
@@ -358,7 +359,7 @@ def run_all(prepared, joined: bool):
     if FLAGS.job_started:  # a worker of a job: whoever started it writes the summary
       return
     code = 0
-  rows = all_findings.collect(names, job, f'NOT FINISHED (a worker exited with code {code})')
+  rows = all_findings.collect(names, job, f'NOT FINISHED (a worker exited with code {code})', ran)
   _summarize(rows, time.monotonic() - t_all, n)
   if code or any(r.failed for r in rows):
     sys.exit(1)

@@ -100,6 +100,10 @@ def work(
   return ran
 
 
-def collect(names: Sequence[str], job: str, missing: str) -> list[Row]:
-  """The job's rows in the order of `names`; a finding without one gets the outcome `missing`."""
-  return [_read_row(job, n) or Row(n, missing, float('nan')) for n in names]
+def collect(names: Sequence[str], job: str, missing: str, ran: Sequence[Row] = ()) -> list[Row]:
+  """The job's rows in the order of `names`; a finding without one gets the outcome `missing`.
+
+  `ran` are rows this process ran itself, which count even where it writes no files (a process
+  of a jax.distributed job other than process 0)."""
+  own = {r.finding: r for r in ran}
+  return [own.get(n) or _read_row(job, n) or Row(n, missing, float('nan')) for n in names]

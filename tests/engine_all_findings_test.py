@@ -94,3 +94,17 @@ def test_the_workers_of_a_job_find_its_directory_from_its_start_time():
   started = time.time()
   assert all_findings.job_dir('runs', started) == all_findings.job_dir('runs', float(repr(started)))
   assert all_findings.job_dir('runs', started) != all_findings.job_dir('runs', started + 1e-3)
+
+
+def test_a_process_that_writes_no_files_still_reports_what_it_ran(tmp_path, monkeypatch):
+  """A process of a jax.distributed job other than process 0 writes nothing, rows included."""
+  from engine import distributed
+
+  monkeypatch.setattr(distributed, 'is_writer', lambda: False)
+  calls, lock = [], threading.Lock()
+  ran = all_findings.work(
+    NAMES[:2], _runner(calls, lock, 0), str(tmp_path), worker='w', lease_secs=30
+  )
+  assert not list(tmp_path.glob('*.json'))
+  rows = all_findings.collect(NAMES[:2], str(tmp_path), 'NOT FINISHED', ran)
+  assert [r.outcome for r in rows] == ['REPRODUCED a', 'REPRODUCED b']
