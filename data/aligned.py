@@ -35,4 +35,6 @@ def frozen(array: np.ndarray) -> np.ndarray:
 
 
 def is_aligned(array: np.ndarray) -> bool:
-  return array.flags.c_contiguous and array.ctypes.data % ALIGNMENT == 0
+  """C-contiguous with its data on an ALIGNMENT boundary; an empty array has no data to place
+  (NumPy may give it any address)."""
+  return array.flags.c_contiguous and (array.size == 0 or array.ctypes.data % ALIGNMENT == 0)
