@@ -218,6 +218,14 @@ def test_quick_dropout_sweep_end_to_end_and_rerun_resumes(shared_datasets, tmp_p
   assert json.loads((workdir / 'results.json').read_text())['records'] == results['records']
 
 
+def _has_finalized_checkpoint(ckpts):
+  """Orbax writes `commit_success.txt` into `<step>.orbax-checkpoint-tmp-*` and then renames the
+  directory, so only a marked directory under its final name is a checkpoint a rerun finds."""
+  return ckpts.is_dir() and any(
+    d.name.isdigit() and (d / 'commit_success.txt').exists() for d in ckpts.iterdir()
+  )
+
+
 def test_killed_run_resumes_to_the_same_results(shared_datasets, tmp_path):
   env = _env(shared_datasets, tmp_path)
   args = [
@@ -239,9 +247,7 @@ def test_killed_run_resumes_to_the_same_results(shared_datasets, tmp_path):
     stderr=subprocess.DEVNULL,
   )
   deadline = time.time() + 240
-  while time.time() < deadline and not (
-    ckpts.is_dir() and any((d / 'commit_success.txt').exists() for d in ckpts.iterdir())
-  ):
+  while time.time() < deadline and not _has_finalized_checkpoint(ckpts):
     time.sleep(0.05)
   proc.send_signal(signal.SIGKILL)
   proc.wait()
