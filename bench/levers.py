@@ -155,6 +155,8 @@ LEVERS = {
   'max_isa_avx2': _xla_flags('--xla_cpu_max_isa=AVX2'),
   'vector_width_512': _xla_flags('--xla_cpu_prefer_vector_width=512'),
   'fast_math': _xla_flags('--xla_cpu_enable_fast_math=true'),
+  'opt_level_2': _xla_flags('--xla_backend_optimization_level=2'),
+  'opt_level_1': _xla_flags('--xla_backend_optimization_level=1'),
   'xnn_dot': _xla_flags('--xla_cpu_use_xnnpack=true', '--xla_cpu_experimental_xnn_fusion_type=dot'),
 }
 

@@ -23,6 +23,7 @@ from data import aligned
 from data import augment as augment_lib
 from engine import (
   checkpoints,
+  cpu_setup,
   distributed,
   early_stopping,
   freezing,
@@ -231,7 +232,10 @@ def programs(
     return jax.tree.map(jnp.add, sums, metrics)
 
   @functools.partial(
-    jax.jit, in_shardings=(per_model, per_model, per_model, same), out_shardings=per_model
+    jax.jit,
+    in_shardings=(per_model, per_model, per_model, same),
+    out_shardings=per_model,
+    compiler_options=cpu_setup.one_off_compiler_options(),
   )
   def init(keys, rates, opt_hp, sample_x):
     def one(key, rate, hp):
@@ -266,7 +270,11 @@ def _permutations(batch_size: int, order: str, passes: int, mesh=None):
   same = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
   @functools.partial(
-    jax.jit, static_argnums=(2,), in_shardings=(per_model, same, same), out_shardings=per_model
+    jax.jit,
+    static_argnums=(2,),
+    in_shardings=(per_model, same, same),
+    out_shardings=per_model,
+    compiler_options=cpu_setup.one_off_compiler_options(),
   )
   def program(keys, epoch, n, labels):
     def perm(key, p):

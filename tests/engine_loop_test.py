@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from conftest import tiny_config, train_group
 
@@ -309,3 +310,35 @@ def test_short_epochs_evaluate_every_steps_per_epoch_steps(mnist_small, tmp_path
   [rec] = train_group(group, c, _device(mnist_small, c), str(tmp_path), progress=False)
   val = rec['history']['val_accuracy']
   assert len(val) == 3 and val[0] < val[2]
+
+
+def test_one_off_programs_compile_cheaper_to_the_same_bits():
+  """Init runs with `cpu_setup.one_off_compiler_options()`: every initializer, a conv net and
+  batch norm must draw exactly what the default (-O3) compile draws (at -O0 they do not)."""
+  import nets
+  from engine import cpu_setup, state
+
+  models = {
+    name: nets.build('mlp', hidden=(16,), kernel_init=name, init_scale=0.5)
+    for name in nets.initializers.NAMES
+  }
+  models['cnn_bn'] = nets.build('cnn', conv_features=(8,), dense=(16,), batch_norm=True)
+  sample = jnp.zeros((1, 28, 28, 1))
+
+  def init_all(keys):
+    def one(key):
+      return {
+        name: state.create(m, optax.adam(1e-3), key, sample, 0.0) for name, m in models.items()
+      }
+
+    return jax.vmap(one)(keys)
+
+  keys = jax.random.split(jax.random.key(7), 3)
+  lowered = jax.jit(init_all).lower(keys)
+  cheap = lowered.compile(compiler_options=cpu_setup.one_off_compiler_options())(keys)
+  default = lowered.compile()(keys)
+  assert cpu_setup.one_off_compiler_options()  # on CPU the options are in force
+  leaves = jax.tree.leaves_with_path(default)
+  assert len(leaves) > 40
+  for (path, a), b in zip(leaves, jax.tree.leaves(cheap)):
+    np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(path))
