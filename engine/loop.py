@@ -120,7 +120,8 @@ def over_models(f, in_axes, single: bool):
 
   A vmap of size 1 still batches every op (dots gain a batch dimension, convolutions become
   grouped), which cost 10% of an MLP step on CPU; one-model groups are the norm for conv nets
-  there (`sweep_max_models`).
+  there (`sweep_max_models`). The train steps drop the axis once per call instead
+  (`model_steps` in `programs`).
   """
   if not single:
     return jax.vmap(f, in_axes=in_axes)
@@ -189,16 +190,33 @@ def programs(
       batch = (augment_lib.train_images(aug_key, batch[0], augment), batch[1])
     return train_step(state, batch, rng)
 
-  def step_body(states, sums, perms, i, keys, images, labels):
-    idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=1)
-    idx = jax.lax.with_sharding_constraint(idx, batch_split)
-    states, metrics = over_models(one_step, (0, 0, 0, None, None), single)(
-      states, idx, keys, images, labels
-    )
-    return states, jax.tree.map(jnp.add, sums, metrics)
+  def model_steps(states, sums, perms, indices, keys, images, labels):
+    """The steps `indices` of every model; for a group of one, on that model's own arrays.
+
+    Dropping the models axis once per call instead of once per step saves a fifth of an MLP
+    step on CPU (bench/STUDY.md, "The MLP epoch"); the values are the same.
+    """
+    split = batch_split
+    if single:
+      states, sums, perms, keys = jax.tree.map(lambda x: x[0], (states, sums, perms, keys))
+      split = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data'))
+
+    def body(carry, i):
+      states, sums = carry
+      idx = jax.lax.dynamic_slice_in_dim(perms, i * batch_size, batch_size, axis=perms.ndim - 1)
+      idx = jax.lax.with_sharding_constraint(idx, split)
+      step = one_step if single else jax.vmap(one_step, in_axes=(0, 0, 0, None, None))
+      states, metrics = step(states, idx, keys, images, labels)
+      return (states, jax.tree.map(jnp.add, sums, metrics)), None
+
+    if jnp.ndim(indices) == 0:
+      carry = body((states, sums), indices)[0]
+    else:
+      carry = jax.lax.scan(body, (states, sums), indices)[0]
+    return jax.tree.map(lambda x: x[None], carry) if single else carry
 
   group_step = jax.jit(
-    step_body,
+    model_steps,
     donate_argnums=(0, 1),
     in_shardings=(per_model,) * 3 + (same, per_model, same, same),
     out_shardings=(per_model, per_model),
@@ -212,11 +230,7 @@ def programs(
     out_shardings=(per_model, per_model),
   )
   def group_steps(states, sums, perms, count, start, keys, images, labels):
-    def body(carry, i):
-      return step_body(*carry, perms, i, keys, images, labels), None
-
-    carry, _ = jax.lax.scan(body, (states, sums), start + jnp.arange(count))
-    return carry
+    return model_steps(states, sums, perms, start + jnp.arange(count), keys, images, labels)
 
   @functools.partial(
     jax.jit, in_shardings=(per_model, per_model, same, same, same), out_shardings=per_model
