@@ -82,6 +82,13 @@ def _no_engine_flags():
   )
 
 
+def _mlp_ynn():
+  """The MLP's programs with YNNPACK's dots, as every program had them before."""
+  from engine import cpu_setup
+
+  cpu_setup.model_compiler_options = lambda model: {}
+
+
 def _one_core():
   """This worker pinned to one core before jax is imported: XLA:CPU sizes its thread pools from
   the process's affinity, so every op runs on one thread (no intra-op split)."""
@@ -140,6 +147,7 @@ LEVERS = {
   'materialize_full': _materialize_full,
   'pool_pads': _pool_pads,
   'xla_defaults': _no_engine_flags,
+  'mlp_ynn': _mlp_ynn,
   'one_core': _one_core,
   'eigen_one_thread': _xla_flags('--xla_cpu_multi_thread_eigen=false'),
   'legacy_runtime': _xla_flags('--xla_cpu_use_thunk_runtime=false'),

@@ -39,3 +39,23 @@ def one_off_compiler_options() -> dict:
   import jax
 
   return dict(ONE_OFF_COMPILER_OPTIONS) if jax.default_backend() == 'cpu' else {}
+
+
+SMALL_DOT_COMPILER_OPTIONS = {'xla_cpu_experimental_ynn_fusion_type': ''}
+
+
+def model_compiler_options(model) -> dict:
+  """XLA options for the programs that train and evaluate `model`.
+
+  An MLP's dots (a batch of 32 by 784x100) are too small for YNNPACK's threaded kernels: with
+  XLA's own dot emitter the MLP epoch ran 1.3x faster (bench/STUDY.md, "The MLP epoch"). Conv
+  nets keep YNNPACK for their dense layers (no gain without it, and it is the fast bf16 path).
+  Empty off CPU.
+  """
+  import jax
+
+  import nets
+
+  if jax.default_backend() != 'cpu' or not isinstance(model, nets.MLP):
+    return {}
+  return dict(SMALL_DOT_COMPILER_OPTIONS)

@@ -215,8 +215,10 @@ def programs(
       carry = jax.lax.scan(body, (states, sums), indices)[0]
     return jax.tree.map(lambda x: x[None], carry) if single else carry
 
+  model_options = cpu_setup.model_compiler_options(model)
   group_step = jax.jit(
     model_steps,
+    compiler_options=model_options,
     donate_argnums=(0, 1),
     in_shardings=(per_model,) * 3 + (same, per_model, same, same),
     out_shardings=(per_model, per_model),
@@ -224,6 +226,7 @@ def programs(
 
   @functools.partial(
     jax.jit,
+    compiler_options=model_options,
     donate_argnums=(0, 1),
     static_argnums=(3,),
     in_shardings=(per_model,) * 3 + (same, per_model, same, same),
@@ -233,7 +236,10 @@ def programs(
     return model_steps(states, sums, perms, start + jnp.arange(count), keys, images, labels)
 
   @functools.partial(
-    jax.jit, in_shardings=(per_model, per_model, same, same, same), out_shardings=per_model
+    jax.jit,
+    compiler_options=model_options,
+    in_shardings=(per_model, per_model, same, same, same),
+    out_shardings=per_model,
   )
   def group_eval(states, sums, images, labels, mask):
     if images.shape[0] % mesh.shape['data'] == 0:

@@ -342,3 +342,29 @@ def test_one_off_programs_compile_cheaper_to_the_same_bits():
   assert len(leaves) > 40
   for (path, a), b in zip(leaves, jax.tree.leaves(cheap)):
     np.testing.assert_array_equal(a, b, err_msg=jax.tree_util.keystr(path))
+
+
+def test_an_mlp_compiles_its_dots_without_ynnpack_and_a_conv_net_keeps_it():
+  """An MLP's small dots run in XLA's own emitter (`cpu_setup.model_compiler_options`): its
+  compiled step and evaluation hold no YNNPACK fusion, while a conv net's dense layers keep it."""
+  import nets
+
+  def compiled_text(model, batch):
+    progs = loop.programs(model, (('learning_rate', 1e-3), ('name', 'adam')), batch, single=True)
+    keys = jnp.stack([jax.random.key_data(jax.random.key(0))])
+    images = jnp.zeros((4 * batch, 28, 28, 1))
+    labels = jnp.zeros((4 * batch,), jnp.int32)
+    states = progs.init(keys, jnp.zeros((1,)), {'learning_rate': jnp.full((1,), 1e-3)}, images[:1])
+    sums = {k: jnp.zeros((1,)) for k in ('loss_sum', 'correct', 'count')}
+    perms = jnp.arange(4 * batch, dtype=jnp.int32)[None]
+    steps = progs.steps.lower(states, sums, perms, 2, 0, keys, images, labels).compile()
+    mask = jnp.ones((batch,), bool)
+    ev = progs.eval.lower(states, sums, images[:batch], labels[:batch], mask).compile()
+    return steps.as_text(), ev.as_text()
+
+  mlp = nets.build('mlp', hidden=(16,))
+  cnn = nets.build('cnn', conv_features=(4,), dense=(8,))
+  for text in compiled_text(mlp, 8):
+    assert ' dot(' in text and 'ynn_fusion' not in text
+  steps_text, eval_text = compiled_text(cnn, 8)
+  assert 'ynn_fusion' in steps_text and 'ynn_fusion' in eval_text
