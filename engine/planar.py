@@ -16,8 +16,6 @@ import numpy as np
 
 from engine import checkpoints, report
 
-plt = report.plt
-
 
 def playground_model(**changes) -> ml_collections.ConfigDict:
   """The TensorFlow Playground's network (nn.ts, playground.ts): 2-4-2 ReLU, one tanh output
@@ -95,7 +93,7 @@ def boundary_grid(path, panels, *, title, rows, cols, extent=6.0, resolution=121
 
   `panels[(row, col)] = (model, variables, x, y, caption)`; missing panels stay blank.
   """
-  fig, axes = plt.subplots(
+  fig, axes = report.pyplot().subplots(
     len(rows), len(cols), figsize=(2.6 * len(cols), 2.6 * len(rows)), squeeze=False
   )
   lo, hi = (-extent, extent) if np.isscalar(extent) else extent

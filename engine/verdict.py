@@ -21,8 +21,6 @@ document's side remark, a wrong number it quotes) are reported beside them.
 
 import dataclasses
 
-import scipy.stats
-
 REPRODUCED, NOT_REPRODUCED = 'REPRODUCED', 'NOT REPRODUCED'
 HOLDS, DOES_NOT_HOLD, DOCUMENT_WRONG = 'HOLDS', 'DOES NOT HOLD', 'DOCUMENT WRONG'
 INCONCLUSIVE, NOT_APPLICABLE = 'INCONCLUSIVE', 'NOT APPLICABLE'
@@ -276,4 +274,6 @@ def of_run(results, claims, table, *, min_seeds: int, diverged: int, control=())
 
 
 def spearman(x, y) -> float:
+  import scipy.stats  # at the verdict, not at start-up: 1 s and ~60 MB a run need not carry
+
   return float(scipy.stats.spearmanr(x, y).statistic)

@@ -66,7 +66,6 @@ import typing
 import flax
 import jax
 import jax.numpy as jnp
-import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 import optax
@@ -1080,7 +1079,7 @@ def plot(results, workdir) -> list[str]:
   )
   scales = sorted({s for s, _, _ in curves}, reverse=True)
   lrs = sorted({lr for _, lr, _ in curves})
-  fig, axes = plt.subplots(
+  fig, axes = report.pyplot().subplots(
     len(scales), len(lrs), figsize=(4.2 * len(lrs), 3.4 * len(scales)), squeeze=False, sharey=True
   )
   for i, scale in enumerate(scales):
@@ -1102,7 +1101,7 @@ def plot(results, workdir) -> list[str]:
   paths = [report.save_figure(fig, os.path.join(workdir, 'validation_accuracy_vs_steps.png'))]
   scales_at_init = (results.get('analysis') or {}).get('activation_scale')
   if scales_at_init:
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = report.pyplot().subplots(figsize=(6, 4.2))
     for name, per_layer in scales_at_init.items():
       ax.semilogy(
         range(1, len(per_layer) + 1),

@@ -386,7 +386,7 @@ def plot(results, workdir) -> list[str]:
   orders = sorted({k[0] for k in t['output_bias']})
   paths = []
   for name, passes in (('first_passes', 3), ('whole_run', None)):
-    fig, axes = report.plt.subplots(
+    fig, axes = report.pyplot().subplots(
       len(orders), len(panels), figsize=(4.6 * len(panels), 3.4 * len(orders)), squeeze=False
     )
     shown = steps <= passes if passes else np.ones_like(steps, bool)

@@ -50,7 +50,6 @@ import os
 import warnings
 from typing import NamedTuple
 
-import matplotlib.pyplot as plt
 import ml_collections
 import numpy as np
 
@@ -541,7 +540,7 @@ def plot(results, workdir) -> list[str]:
   bars = dict(zip(cfg['budgets'], cfg['bars']))
   documents = dict(zip(cfg['budgets'], cfg['document']))
   dataset = results['dataset']['name']
-  fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.4))
+  fig, (left, right) = report.pyplot().subplots(1, 2, figsize=(12, 4.4))
   for e in analysis['budgets']:
     if not e['depths']:
       continue

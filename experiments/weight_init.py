@@ -504,7 +504,7 @@ def plot(results, workdir) -> list[str]:
     )
   ]
 
-  fig, axes = report.plt.subplots(
+  fig, axes = report.pyplot().subplots(
     1, len(inits), figsize=(4.2 * len(inits), 3.6), squeeze=False, sharey=True
   )
   for ax, init in zip(axes[0], inits):
