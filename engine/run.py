@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import logging as std_logging
@@ -301,6 +302,11 @@ def run(
       f'({worker.lease_secs:g} s), at once by one on the same host.'
     )
     return None
+  # The verdict and the plots read the records, not the images: the arrays go before matplotlib
+  # and scipy load, so the report does not raise the run's peak memory.
+  dataset_info = _dataset_info(dataset)
+  del dataset, device_data
+  gc.collect()
   results_by_group = [
     _read_result(os.path.join(workdir, 'groups', g.name, 'result.json'), g, workdir) for g in groups
   ]
@@ -320,7 +326,7 @@ def run(
       )
       return None
     try:
-      results = _results(experiment, config, dataset, records, train_seconds, workdir)
+      results = _results(experiment, config, dataset_info, records, train_seconds, workdir)
       verdict = _finish(experiment, results, workdir, command)
     except BaseException as e:
       _failed(
@@ -384,17 +390,21 @@ def _failed(workdir, error, **fields):
     pass
 
 
-def _results(experiment, config, dataset, records, train_seconds, workdir):
+def _dataset_info(dataset) -> dict:
+  return {
+    'name': dataset.name,
+    'source': dataset.source,
+    'standin': dataset.standin,
+    'describe': dataset.describe(),
+  }
+
+
+def _results(experiment, config, dataset_info, records, train_seconds, workdir):
   results = {
     'experiment': experiment.name,
     'config': json.loads(config.to_json(sort_keys=True)),
     'seeds': config.seeds,
-    'dataset': {
-      'name': dataset.name,
-      'source': dataset.source,
-      'standin': dataset.standin,
-      'describe': dataset.describe(),
-    },
+    'dataset': dataset_info,
     'records': records,
     'train_seconds': train_seconds,
   }
