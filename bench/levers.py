@@ -56,6 +56,21 @@ def _conv_patches():
   conv_ops.default_impl = impl
 
 
+def _image_patches():
+  """An image layer (cin <= 4) that 'auto' gives to lax (LeNet's 5x5) as im2col + one matmul:
+  the first layer needs no input gradient, so its backward is one matmul (patches^T g)."""
+  from nets import conv_ops
+
+  default = conv_ops.default_impl
+
+  def impl(op='conv', backend=None, cin=None, taps=9):
+    got = default(op, backend, cin, taps)
+    small = cin is not None and cin <= conv_ops._CPU_SHIFTS_MAX_CIN
+    return 'patches' if op == 'conv' and got == 'lax' and small else got
+
+  conv_ops.default_impl = impl
+
+
 def _xla_flags(*flags):
   """A lever that sets XLA flags (replacing the engine's own value) before jax is imported."""
 
@@ -113,6 +128,13 @@ def _conv_lax():
   conv_ops.default_impl = impl
 
 
+def _pool_stack():
+  """The pool's one-pass backward as four quarter-size selects stacked (before 2026-12-03)."""
+  from nets import conv_ops
+
+  conv_ops.POOL_BACKWARD = 'stack'
+
+
 def _materialize_reciprocal():
   """materialize as x / broadcast(runtime 1), which XLA turns into x * (1/one): the default."""
 
@@ -143,9 +165,11 @@ LEVERS = {
   'plain_optimizer': _plain_optimizer,
   'conv_patches': _conv_patches,
   'conv_lax': _conv_lax,
+  'image_patches': _image_patches,
   'materialize_reciprocal': _materialize_reciprocal,
   'materialize_full': _materialize_full,
   'pool_pads': _pool_pads,
+  'pool_stack': _pool_stack,
   'xla_defaults': _no_engine_flags,
   'mlp_ynn': _mlp_ynn,
   'one_core': _one_core,

@@ -248,8 +248,9 @@ def _first_max(a: jax.Array, b: jax.Array) -> jax.Array:
 
 
 # How the reshape pool's gradient is formed: 'mask' writes the input gradient in one
-# elementwise pass (`_pool_windows`); 'transpose' leaves it to jax, whose transpose of the
-# selects is four full-size pads summed (bench/STUDY.md, round 3).
+# elementwise pass (`_pool_windows`); 'stack' stacks four quarter-size selects instead (the
+# form before 2026-12-03); 'transpose' leaves it to jax, whose transpose of the selects is four
+# full-size pads summed (bench/STUDY.md, round 3).
 POOL_BACKWARD = 'mask'
 
 
@@ -269,24 +270,43 @@ def _pool_windows_fwd(x6):
   return _pool_max(x6), x6
 
 
-def _pool_windows_bwd(x6, g):
-  """The window gradient to the element `_pool_max` picks, as one elementwise fusion.
-
-  The choice is remade from x6's comparisons, not from equality with the output: XLA may
-  recompute x6 in another fusion with different rounding, and an equality test then finds no
-  maximum and drops the window's gradient.
-  """
+def _pool_picks(x6: jax.Array) -> jax.Array:
+  """Which element of each window `_pool_max` picks: 0-3 in row-major order, as int8."""
   top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
   bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
   top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
   bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
-  top_wins = top >= bottom
-  picks = (
-    (top_wins & top_first, top_wins & ~top_first),
-    (~top_wins & bottom_first, ~top_wins & ~bottom_first),
-  )
+  pick = jnp.where(top >= bottom, jnp.where(top_first, 0, 1), jnp.where(bottom_first, 2, 3))
+  return pick.astype(jnp.int8)
+
+
+_WINDOW_POSITIONS = ((0, 1), (2, 3))
+
+
+def _pool_windows_bwd(x6, g):
+  """The window gradient to the element `_pool_max` picks, as one elementwise pass.
+
+  The choice is remade from x6's comparisons, not from equality with the output: XLA may
+  recompute x6 in another fusion with different rounding, and an equality test then finds no
+  maximum and drops the window's gradient. The input gradient is one select over the
+  (N,H/2,2,W/2,2,C) view, the window's pick and g broadcast into it: no stack of four
+  quarter-size selects, which XLA:CPU split into several fusions and concatenates.
+  """
+  if POOL_BACKWARD == 'stack':
+    return _pool_windows_bwd_stack(x6, g)
+  pick = _pool_picks(x6)[:, :, None, :, None, :]
+  position = jnp.asarray(_WINDOW_POSITIONS, jnp.int8)[None, None, :, None, :, None]
   zero = jnp.zeros((), g.dtype)
-  rows = [jnp.stack([jnp.where(p, g, zero) for p in row], axis=3) for row in picks]
+  return (jnp.where(pick == position, g[:, :, None, :, None, :], zero),)
+
+
+def _pool_windows_bwd_stack(x6, g):
+  """The same gradient as four quarter-size selects stacked (the previous form, for A/B)."""
+  pick = _pool_picks(x6)
+  zero = jnp.zeros((), g.dtype)
+  rows = [
+    jnp.stack([jnp.where(pick == k, g, zero) for k in row], axis=3) for row in _WINDOW_POSITIONS
+  ]
   return (jnp.stack(rows, axis=2),)
 
 
@@ -316,7 +336,7 @@ def max_pool_2x2(x: jax.Array, impl: str = 'lax') -> jax.Array:
     if (h, w) != (2 * h2, 2 * w2):
       x = x[:, : 2 * h2, : 2 * w2, :]
     x = x.reshape(n, h2, 2, w2, 2, c)
-    return _pool_windows(x) if POOL_BACKWARD == 'mask' else _pool_max(x)
+    return _pool_max(x) if POOL_BACKWARD == 'transpose' else _pool_windows(x)
   raise ValueError(f'pool impl must be one of {POOL_IMPLS}, got {impl!r}')
 
 

@@ -148,6 +148,7 @@ def test_max_pool_one_pass_backward_equals_jaxs_transpose(monkeypatch):
 
   (y_mask, g_mask), (y_pads, g_pads) = grad('mask'), grad('transpose')
   np.testing.assert_array_equal(y_mask, y_pads)
+  np.testing.assert_array_equal(g_mask, grad('stack')[1])
   np.testing.assert_array_equal(g_mask, g_pads)
   assert np.count_nonzero(g_mask) == np.count_nonzero(ct)  # one element per window, none lost
 
