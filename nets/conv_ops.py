@@ -301,12 +301,18 @@ def _pool_windows_bwd(x6, g):
 
 
 def _pool_windows_bwd_stack(x6, g):
-  """The same gradient as four quarter-size selects stacked (the previous form, for A/B)."""
-  pick = _pool_picks(x6)
+  """The same gradient as four quarter-size selects stacked (the form before 2026-12-03)."""
+  top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
+  bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
+  top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
+  bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
+  top_wins = top >= bottom
+  picks = (
+    (top_wins & top_first, top_wins & ~top_first),
+    (~top_wins & bottom_first, ~top_wins & ~bottom_first),
+  )
   zero = jnp.zeros((), g.dtype)
-  rows = [
-    jnp.stack([jnp.where(pick == k, g, zero) for k in row], axis=3) for row in _WINDOW_POSITIONS
-  ]
+  rows = [jnp.stack([jnp.where(p, g, zero) for p in row], axis=3) for row in picks]
   return (jnp.stack(rows, axis=2),)
 
 
