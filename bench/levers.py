@@ -43,17 +43,22 @@ def _plain_optimizer():
   optimizers.optax = _Optax()
 
 
-def _conv_patches():
-  """Every conv with cin > 4 (the CNN's second layer) as im2col + one matmul ('patches')."""
+def _override_conv_impl(choose):
+  """Patches `conv_ops.default_impl` so a conv's impl is `choose(default's answer, cin)`."""
   from nets import conv_ops
 
   default = conv_ops.default_impl
 
   def impl(op='conv', backend=None, cin=None, taps=9):
     got = default(op, backend, cin, taps)
-    return 'patches' if op == 'conv' and got == 'lax' and cin is not None else got
+    return choose(got, cin) if op == 'conv' else got
 
   conv_ops.default_impl = impl
+
+
+def _conv_patches():
+  """Every conv with cin > 4 (the CNN's second layer) as im2col + one matmul ('patches')."""
+  _override_conv_impl(lambda got, cin: 'patches' if got == 'lax' and cin is not None else got)
 
 
 def _image_patches():
@@ -61,14 +66,8 @@ def _image_patches():
   the first layer needs no input gradient, so its backward is one matmul (patches^T g)."""
   from nets import conv_ops
 
-  default = conv_ops.default_impl
-
-  def impl(op='conv', backend=None, cin=None, taps=9):
-    got = default(op, backend, cin, taps)
-    small = cin is not None and cin <= conv_ops._CPU_SHIFTS_MAX_CIN
-    return 'patches' if op == 'conv' and got == 'lax' and small else got
-
-  conv_ops.default_impl = impl
+  small = lambda cin: cin is not None and cin <= conv_ops._CPU_SHIFTS_MAX_CIN
+  _override_conv_impl(lambda got, cin: 'patches' if got == 'lax' and small(cin) else got)
 
 
 def _xla_flags(*flags):
@@ -117,15 +116,7 @@ def _one_core():
 
 def _conv_lax():
   """Every conv as lax.conv_general_dilated (no 'shifts' image layer), bias grads still GEMVs."""
-  from nets import conv_ops
-
-  default = conv_ops.default_impl
-
-  def impl(op='conv', backend=None, cin=None, taps=9):
-    got = default(op, backend, cin, taps)
-    return 'lax' if op == 'conv' and got == 'shifts' else got
-
-  conv_ops.default_impl = impl
+  _override_conv_impl(lambda got, cin: 'lax' if got == 'shifts' else got)
 
 
 def _pool_stack():

@@ -2,7 +2,6 @@
 
 import contextlib
 import dataclasses
-import gc
 import hashlib
 import json
 import logging as std_logging
@@ -306,7 +305,6 @@ def run(
   # and scipy load, so the report does not raise the run's peak memory.
   dataset_info = _dataset_info(dataset)
   del dataset, device_data
-  gc.collect()
   results_by_group = [
     _read_result(os.path.join(workdir, 'groups', g.name, 'result.json'), g, workdir) for g in groups
   ]

@@ -270,13 +270,19 @@ def _pool_windows_fwd(x6):
   return _pool_max(x6), x6
 
 
-def _pool_picks(x6: jax.Array) -> jax.Array:
-  """Which element of each window `_pool_max` picks: 0-3 in row-major order, as int8."""
+def _window_choices(x6: jax.Array):
+  """`_pool_max`'s comparisons: (first of the top pair, first of the bottom pair, top wins)."""
   top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
   bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
   top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
   bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
-  pick = jnp.where(top >= bottom, jnp.where(top_first, 0, 1), jnp.where(bottom_first, 2, 3))
+  return top_first, bottom_first, top >= bottom
+
+
+def _pool_picks(x6: jax.Array) -> jax.Array:
+  """Which element of each window `_pool_max` picks: 0-3 in row-major order, as int8."""
+  top_first, bottom_first, top_wins = _window_choices(x6)
+  pick = jnp.where(top_wins, jnp.where(top_first, 0, 1), jnp.where(bottom_first, 2, 3))
   return pick.astype(jnp.int8)
 
 
@@ -302,11 +308,7 @@ def _pool_windows_bwd(x6, g):
 
 def _pool_windows_bwd_stack(x6, g):
   """The same gradient as four quarter-size selects stacked (the form before 2026-12-03)."""
-  top_first = x6[:, :, 0, :, 0] >= x6[:, :, 0, :, 1]
-  bottom_first = x6[:, :, 1, :, 0] >= x6[:, :, 1, :, 1]
-  top = jnp.where(top_first, x6[:, :, 0, :, 0], x6[:, :, 0, :, 1])
-  bottom = jnp.where(bottom_first, x6[:, :, 1, :, 0], x6[:, :, 1, :, 1])
-  top_wins = top >= bottom
+  top_first, bottom_first, top_wins = _window_choices(x6)
   picks = (
     (top_wins & top_first, top_wins & ~top_first),
     (~top_wins & bottom_first, ~top_wins & ~bottom_first),
