@@ -55,7 +55,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
-import scipy.stats
 
 from engine import report
 from engine import verdict as v
@@ -391,6 +390,8 @@ def measure(config, workdir):
 
 def z_of(alpha: float, m: int) -> float:
   """Two-sided Bonferroni critical value for m comparisons at family level alpha."""
+  import scipy.stats  # at the verdict, not when the finding is imported (`--list`, workers)
+
   return float(scipy.stats.norm.ppf(1.0 - alpha / (2 * m)))
 
 
@@ -443,6 +444,8 @@ def trend(axis, curve, sign, alpha) -> Trend:
   x = np.arange(len(c))
   rho = v.spearman(x, c)
   alt = 'greater' if sign > 0 else 'less'
+  import scipy.stats
+
   p = float(scipy.stats.spearmanr(x, c, alternative=alt).pvalue)
   net = _diff(axis, curve, 0, len(c) - 1)
   z = z_of(alpha, 1)
