@@ -151,8 +151,43 @@ def _pool_pads():
   conv_ops.POOL_BACKWARD = 'transpose'
 
 
+def _unrolled_threefry():
+  """threefry2x32 lowered on CPU as straight-line code (GPU's lowering), not a 5-trip loop."""
+  from jax._src.interpreters import mlir
+  from jax._src.random import threefry2x32 as tf  # jax internals: a measuring device only
+
+  mlir.register_lowering(tf.threefry2x32_p, tf._threefry2x32_lowering_rule, platform='cpu')
+
+
+def _mask_barrier():
+  """Dropout's keep mask materialised once (an optimization barrier), not fused into its users."""
+  import jax
+
+  from nets import dropout
+
+  draw = dropout.keep_mask
+  dropout.keep_mask = lambda key, keep, shape: jax.lax.optimization_barrier(draw(key, keep, shape))
+
+
+def _rbg_dropout():
+  """Dropout masks from XLA's RngBitGenerator (an 'rbg' key made from the threefry key's bits):
+  other masks than threefry's, so other numbers: a measuring device only."""
+  import jax
+
+  from nets import dropout
+
+  def keep_mask(key, keep, shape):
+    rbg = jax.random.wrap_key_data(jax.random.bits(key, (4,), 'uint32'), impl='rbg')
+    return jax.random.bernoulli(rbg, keep, shape)
+
+  dropout.keep_mask = keep_mask
+
+
 LEVERS = {
   'pool_split_max': _pool_split_max,
+  'unrolled_threefry': _unrolled_threefry,
+  'mask_barrier': _mask_barrier,
+  'rbg_dropout': _rbg_dropout,
   'plain_optimizer': _plain_optimizer,
   'conv_patches': _conv_patches,
   'conv_lax': _conv_lax,

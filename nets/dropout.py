@@ -10,6 +10,11 @@ import jax
 import jax.numpy as jnp
 
 
+def keep_mask(key, keep, shape):
+  """Which elements survive: each with probability `keep`."""
+  return jax.random.bernoulli(key, keep, shape)
+
+
 class Dropout(nn.Module):
   """Zeroes each element with probability `rate`; scales survivors by 1 / (1 - rate)."""
 
@@ -21,5 +26,5 @@ class Dropout(nn.Module):
       return x
     rate = jnp.asarray(rate, dtype=jnp.float32)
     keep = 1.0 - rate
-    mask = jax.random.bernoulli(self.make_rng(self.rng_collection), keep, x.shape)
+    mask = keep_mask(self.make_rng(self.rng_collection), keep, x.shape)
     return jnp.where(mask, x / keep.astype(x.dtype), jnp.zeros_like(x))
