@@ -101,6 +101,10 @@ def build(spec: dict):
     from bench import levers
 
     levers.apply(spec.get('levers', ()))
+  if workload == 'conv_pass':
+    from bench import conv_kernels
+
+    return conv_kernels.build(framework, spec)
   if framework == 'jax' and workload in levers.WORKLOADS:
     return levers.WORKLOADS[workload](spec)
   if workload == 'matmul':
