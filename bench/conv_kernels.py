@@ -78,7 +78,8 @@ def _torch_pass(conv: str, which: str, x, w, g):
 
   p = CONVS[conv][5]
   # As in a train step: the kernel needs its gradient, a hidden layer's input too.
-  x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(CONVS[conv][2] > 1)
+  hidden = CONVS[conv][2] > 1 or which == 'input_grad'
+  x = torch.from_numpy(x.transpose(0, 3, 1, 2).copy()).requires_grad_(hidden)
   w = torch.from_numpy(w.transpose(3, 2, 0, 1).copy()).requires_grad_(True)
   g = torch.from_numpy(g.transpose(0, 3, 1, 2).copy())
   if which == 'forward':
