@@ -19,20 +19,28 @@ from engine import distributed, sweep
 FLUSH_SECS = 10.0  # a flush fsyncs every run's file: per epoch it dominated runs of tiny epochs
 
 
-def _summary_writer_class():
-  """tensorboardX's SummaryWriter, imported without torch.
+@contextlib.contextmanager
+def torch_hidden():
+  """Inside, `import torch` raises ImportError (unless torch is already imported); after, it
+  imports again.
 
   tensorboardX imports torch whenever it is installed (the benchmark extra installs it) only to
   recognise torch tensors; we write floats, and that import cost seconds of every run's start.
   """
-  blocked = 'torch' not in sys.modules
-  if blocked:
-    sys.modules['torch'] = None  # makes `import torch` raise ImportError, which it tolerates
+  hidden = 'torch' not in sys.modules
+  if hidden:
+    sys.modules['torch'] = None
   try:
-    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
+    yield
   finally:
-    if blocked:
+    if hidden and sys.modules.get('torch', 0) is None:
       del sys.modules['torch']
+
+
+def _summary_writer_class():
+  """tensorboardX's SummaryWriter, imported without torch (`torch_hidden`)."""
+  with torch_hidden():
+    from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
   return SummaryWriter
 
 

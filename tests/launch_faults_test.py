@@ -14,7 +14,7 @@ import time
 import pytest
 from launch_test import REPO, _env
 
-from engine import cli, files, preemption, run
+from engine import cli, files, preemption, run, tensorboard
 from engine.errors import UserError
 from experiments import dropout_sweep
 
@@ -45,8 +45,8 @@ def _histories(workdir):
 
 def _events(path: pathlib.Path):
   """(tag, step) of every summary value in a TensorBoard event file (the TFRecord framing)."""
-  sys.modules.setdefault('torch', None)
-  from tensorboardX.proto import event_pb2
+  with tensorboard.torch_hidden():
+    from tensorboardX.proto import event_pb2
 
   out, data, i = [], path.read_bytes(), 0
   while i < len(data):
