@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 # name: (batch, input height = width, input channels, output channels, kernel, padding)
 CONVS = {
@@ -23,6 +25,11 @@ CONVS = {
 }
 PASSES = ('forward', 'input_grad', 'kernel_grad')
 CALLS = 10  # per fn() call: the worker's rate is calls/s
+
+
+class Pass(NamedTuple):
+  run: Callable[[], int]  # CALLS calls of the pass; returns CALLS
+  result: Any  # one call's output, NHWC/HWIO numpy
 
 
 def inputs(conv: str, seed: int = 0):
@@ -38,8 +45,7 @@ def inputs(conv: str, seed: int = 0):
   )
 
 
-def _jax_pass(conv: str, which: str, x, w, g):
-  """(run, one call's result as NHWC/HWIO numpy)."""
+def _jax_pass(conv: str, which: str, x, w, g) -> Pass:
   import jax
   import numpy as np
   from jax import lax
@@ -69,11 +75,11 @@ def _jax_pass(conv: str, which: str, x, w, g):
     jax.block_until_ready(out)
     return CALLS
 
-  return run, result
+  return Pass(run, result)
 
 
-def _torch_pass(conv: str, which: str, x, w, g):
-  """(run, one call's result, transposed back to NHWC/HWIO numpy)."""
+def _torch_pass(conv: str, which: str, x, w, g) -> Pass:
+  """The pass in NCHW; its result transposed back to NHWC/HWIO."""
   import torch
 
   p = CONVS[conv][5]
@@ -101,20 +107,18 @@ def _torch_pass(conv: str, which: str, x, w, g):
       once()
     return CALLS
 
-  return run, result
+  return Pass(run, result)
+
+
+def make_pass(framework: str, conv: str, which: str, seed: int = 0) -> Pass:
+  """One conv pass of `framework` ('jax' or 'torch') on `inputs(conv, seed)`."""
+  make = _jax_pass if framework == 'jax' else _torch_pass
+  return make(conv, which, *inputs(conv, seed))
 
 
 def build(framework: str, spec: dict):
   """(fn, info) for `bench.worker`: fn() runs CALLS calls of one conv pass."""
-  make = _jax_pass if framework == 'jax' else _torch_pass
-  fn, _ = make(spec['conv'], spec['pass'], *inputs(spec['conv']))
-  return fn, {}
-
-
-def result(framework: str, conv: str, which: str, seed: int = 0):
-  """One call's output of a pass (NHWC/HWIO), for checking both sides compute the same thing."""
-  make = _jax_pass if framework == 'jax' else _torch_pass
-  return make(conv, which, *inputs(conv, seed))[1]
+  return make_pass(framework, spec['conv'], spec['pass']).run, {}
 
 
 def main(argv=None):
